@@ -1,0 +1,45 @@
+# Quick start: `make run` (demo workspace on SQLite) and `make test` (ruff, mypy, pytest).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB ?= demo/winnow.db
+DEMO_URL := sqlite:///$(DEMO_DB)
+
+.PHONY: run test lint typecheck pytest install dev bench clean
+
+$(BIN)/winnow: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/pytest: pyproject.toml $(BIN)/winnow
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/winnow
+
+dev: $(BIN)/pytest
+
+run: install
+	@mkdir -p $(dir $(DEMO_DB))
+	$(BIN)/winnow demo --database $(DEMO_URL) --force
+	$(BIN)/winnow leads --database $(DEMO_URL) --workspace demo --top 15
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: dev
+	$(BIN)/mypy
+
+pytest: dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python bench/rescore.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

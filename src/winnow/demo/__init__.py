@@ -1,0 +1,1 @@
+"""The demo: a synthetic B2B SaaS world and the workspace built from it."""

@@ -1,0 +1,70 @@
+"""What scoring produces: one PersonScore per person, with its explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitHit:
+    """A fit rule that held for this person."""
+
+    name: str
+    points: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleContribution:
+    """What one engagement rule added: after decay and cap, with what they took off."""
+
+    name: str
+    points: float  # what the rule contributed to engagement
+    matched: int  # events that matched the rule
+    counted: int  # events counted after once_per
+    decay: float  # points lost to decay (undecayed minus decayed)
+    capped: float  # points lost to the rule's max
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonScore:
+    person_id: int
+    stage: str  # the stage the person was in when scored
+    fit: float
+    grade: str
+    engagement: float
+    score: float
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    criteria: dict[str, bool] = field(default_factory=dict)
+    segments: dict[str, bool] = field(default_factory=dict)
+    fit_rules: tuple[FitHit, ...] = ()
+    engagement_rules: tuple[RuleContribution, ...] = ()
+    account_id: int | None = None
+    account_fit: float | None = None
+    account_engagement: float | None = None
+    account_score: float | None = None
+
+    def explanation(self) -> dict[str, Any]:
+        """The JSON document stored with the score and shown in the API and dashboard."""
+        return {
+            "fit": [{"rule": h.name, "points": h.points} for h in self.fit_rules],
+            "engagement": [
+                {
+                    "rule": r.name,
+                    "points": r.points,
+                    "matched": r.matched,
+                    "counted": r.counted,
+                    "decay": r.decay,
+                    "capped": r.capped,
+                }
+                for r in self.engagement_rules
+            ],
+            "account": None
+            if self.account_id is None
+            else {
+                "id": self.account_id,
+                "fit": self.account_fit,
+                "engagement": self.account_engagement,
+                "score": self.account_score,
+            },
+        }

@@ -1,0 +1,123 @@
+"""Qualification: the two ways stages change, wired to the store.
+
+`rescore` scores people with the live spec, stores the scores and applies the forward
+moves rules and facts make. `act` applies a move a person makes (accept, nurture,
+disqualify, qualify, ...). Both take a connection; the caller commits, so a move and
+whatever else the caller writes land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from winnow.clock import utcnow
+from winnow.engine import PersonScore, score_frames, score_store
+from winnow.lifecycle import Move, Snapshot, manual_move, promotions
+from winnow.spec import Spec
+from winnow.store.frames import load_frames
+from winnow.store.history import record_moves
+from winnow.store.schema import people, scores
+from winnow.store.scores import save_scores
+from winnow.store.specs import live_spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class RescoreReport:
+    spec_version: int
+    as_of: datetime
+    scored: int
+    moves: tuple[Move, ...]
+
+
+def rescore(
+    conn: sa.Connection,
+    workspace_id: int,
+    *,
+    as_of: datetime | None = None,
+    person_ids: Iterable[int] | None = None,
+    spec: tuple[int, Spec] | None = None,
+    on: str = "auto",
+) -> RescoreReport:
+    """Score people (everyone, or the given ones) and promote those whose criteria hold.
+
+    `on` picks where the engine runs: "store" (inside the database, best for a few
+    people), "duckdb" (copy out and score everyone at once), or "auto".
+    """
+    as_of = as_of or utcnow()
+    version, compiled = spec or live_spec(conn, workspace_id)
+    everyone = person_ids is None
+    if on == "duckdb" or (on == "auto" and everyone):
+        if not everyone:
+            raise ValueError("scoring on DuckDB rescores everyone; pass no person_ids")
+        results = score_frames(compiled, **load_frames(conn, workspace_id), as_of=as_of)
+    else:
+        results = score_store(conn, workspace_id, compiled, as_of=as_of, person_ids=person_ids)
+    save_scores(
+        conn, workspace_id, results, spec_version=version, as_of=as_of, replace_all=everyone
+    )
+    moves = [move for result in results for move in _promotions(result, as_of)]
+    record_moves(conn, workspace_id, moves)
+    return RescoreReport(spec_version=version, as_of=as_of, scored=len(results), moves=tuple(moves))
+
+
+def _promotions(result: PersonScore, at: datetime) -> list[Move]:
+    snapshot = Snapshot(
+        fit=result.fit, engagement=result.engagement, score=result.score, grade=result.grade
+    )
+    return promotions(
+        person_id=result.person_id,
+        stage=result.stage,
+        criteria=result.criteria,
+        at=at,
+        snapshot=snapshot,
+    )
+
+
+class PersonNotFound(LookupError):
+    pass
+
+
+def act(
+    conn: sa.Connection,
+    workspace_id: int,
+    person_id: int,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Move:
+    """Apply a person-made move (see winnow.lifecycle.ACTIONS); raises IllegalMove."""
+    row = (
+        conn.execute(
+            sa.select(
+                people.c.stage, scores.c.fit, scores.c.engagement, scores.c.score, scores.c.grade
+            )
+            .select_from(people.outerjoin(scores, scores.c.person_id == people.c.id))
+            .where(people.c.workspace_id == workspace_id, people.c.id == person_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise PersonNotFound(f"no person {person_id} in this workspace")
+    move = manual_move(
+        action=action,
+        person_id=person_id,
+        stage=row["stage"],
+        actor=actor,
+        at=at or utcnow(),
+        reason=reason,
+        details=details,
+        snapshot=Snapshot(
+            fit=row["fit"], engagement=row["engagement"], score=row["score"], grade=row["grade"]
+        ),
+    )
+    record_moves(conn, workspace_id, [move])
+    return move

@@ -1,0 +1,98 @@
+"""Spec versions: every published spec is kept; the newest is live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from winnow.clock import from_db, to_db, utcnow
+from winnow.spec import Spec, load_spec
+from winnow.store.schema import spec_versions
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecVersion:
+    version: int
+    source: str
+    created_at: datetime
+    created_by: str
+    note: str | None
+
+
+class NoSpec(LookupError):
+    pass
+
+
+def publish_spec(
+    conn: sa.Connection,
+    workspace_id: int,
+    source: str,
+    *,
+    by: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> SpecVersion:
+    """Validate and store a new live version; an invalid spec raises SpecInvalid."""
+    load_spec(source)
+    current = conn.execute(
+        sa.select(sa.func.max(spec_versions.c.version)).where(
+            spec_versions.c.workspace_id == workspace_id
+        )
+    ).scalar()
+    version = (current or 0) + 1
+    created = to_db(now or utcnow())
+    conn.execute(
+        spec_versions.insert().values(
+            workspace_id=workspace_id,
+            version=version,
+            source=source,
+            created_at=created,
+            created_by=by,
+            note=note,
+        )
+    )
+    return SpecVersion(
+        version=version, source=source, created_at=from_db(created), created_by=by, note=note
+    )
+
+
+def spec_versions_of(conn: sa.Connection, workspace_id: int) -> list[SpecVersion]:
+    rows = conn.execute(
+        sa.select(spec_versions)
+        .where(spec_versions.c.workspace_id == workspace_id)
+        .order_by(spec_versions.c.version)
+    ).mappings()
+    return [_version(r) for r in rows]
+
+
+def _version(row: sa.RowMapping) -> SpecVersion:
+    return SpecVersion(
+        version=row["version"],
+        source=row["source"],
+        created_at=from_db(row["created_at"]),
+        created_by=row["created_by"],
+        note=row["note"],
+    )
+
+
+def live_spec_version(conn: sa.Connection, workspace_id: int) -> SpecVersion:
+    row = (
+        conn.execute(
+            sa.select(spec_versions)
+            .where(spec_versions.c.workspace_id == workspace_id)
+            .order_by(spec_versions.c.version.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NoSpec("this workspace has no spec yet: publish one with `winnow spec publish FILE`")
+    return _version(row)
+
+
+def live_spec(conn: sa.Connection, workspace_id: int) -> tuple[int, Spec]:
+    version = live_spec_version(conn, workspace_id)
+    return version.version, load_spec(version.source)

@@ -1,0 +1,63 @@
+"""Workspaces: the tenants. Every other table hangs off one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from winnow.clock import to_db, utcnow
+from winnow.store.schema import workspaces
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workspace:
+    id: int
+    slug: str
+    name: str
+    created_at: datetime
+
+
+class WorkspaceNotFound(LookupError):
+    pass
+
+
+def create_workspace(
+    conn: sa.Connection, slug: str, name: str | None = None, *, now: datetime | None = None
+) -> Workspace:
+    if not _SLUG.match(slug):
+        raise ValueError(
+            f"invalid workspace slug {slug!r}: use lowercase letters, digits and '-' (max 63)"
+        )
+    created = to_db(now or utcnow())
+    new_id = conn.execute(
+        workspaces.insert().values(slug=slug, name=name or slug, created_at=created)
+    ).inserted_primary_key
+    assert new_id is not None
+    return get_workspace(conn, slug)
+
+
+def get_workspace(conn: sa.Connection, slug: str) -> Workspace:
+    row = conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).mappings().first()
+    if row is None:
+        raise WorkspaceNotFound(f"no workspace named {slug!r}")
+    return Workspace(id=row["id"], slug=row["slug"], name=row["name"], created_at=row["created_at"])
+
+
+def get_or_create_workspace(conn: sa.Connection, slug: str) -> Workspace:
+    try:
+        return get_workspace(conn, slug)
+    except WorkspaceNotFound:
+        return create_workspace(conn, slug)
+
+
+def list_workspaces(conn: sa.Connection) -> list[Workspace]:
+    rows = conn.execute(sa.select(workspaces).order_by(workspaces.c.id)).mappings()
+    return [
+        Workspace(id=r["id"], slug=r["slug"], name=r["name"], created_at=r["created_at"])
+        for r in rows
+    ]
