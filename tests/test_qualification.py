@@ -159,7 +159,7 @@ def comparable(row: dict[str, Any]) -> dict[str, Any]:
     explanation = dict(row["explanation"])
     if explanation["account"] is not None:
         explanation["account"] = {k: v for k, v in explanation["account"].items() if k != "id"}
-    return rounded(
+    result: dict[str, Any] = rounded(
         {
             "fit": row["fit"],
             "grade": row["grade"],
@@ -169,6 +169,7 @@ def comparable(row: dict[str, Any]) -> dict[str, Any]:
             "explanation": explanation,
         }
     )
+    return result
 
 
 def last_entry(conn: sa.Connection, workspace_id: int, person_id: int) -> HistoryEntry:
@@ -187,8 +188,12 @@ def test_scoring_in_the_store_and_on_duckdb_gives_the_same_scores_and_promotions
     here = build_world(conn, workspace.id)
     there = build_world(conn, other.id)
 
-    first = rescore(conn, workspace.id, as_of=AS_OF, person_ids=[here["u1"], here["u3"]], on="store")
-    second = rescore(conn, workspace.id, as_of=AS_OF, person_ids=[here["u2"], here["u4"]], on="store")
+    first = rescore(
+        conn, workspace.id, as_of=AS_OF, person_ids=[here["u1"], here["u3"]], on="store"
+    )
+    second = rescore(
+        conn, workspace.id, as_of=AS_OF, person_ids=[here["u2"], here["u4"]], on="store"
+    )
     everyone = rescore(conn, other.id, as_of=AS_OF, on="duckdb")
 
     # Ada's account-mate Dee is scored along for Initech's rollup, but only the people
@@ -302,7 +307,21 @@ def test_a_lead_meeting_the_mql_criterion_is_promoted_once(
             snapshot=snapshot,
         ),
     )
+    # Ingestion recorded the creation; the rule's move follows with the score it had.
     assert person_history(conn, workspace.id, ada) == [
+        HistoryEntry(
+            person_id=ada,
+            from_stage=None,
+            to_stage="lead",
+            at=JOINED,
+            cause="fact:created",
+            reason=None,
+            details={},
+            fit=None,
+            engagement=None,
+            score=None,
+            grade=None,
+        ),
         HistoryEntry(
             person_id=ada,
             from_stage="lead",
@@ -315,7 +334,7 @@ def test_a_lead_meeting_the_mql_criterion_is_promoted_once(
             engagement=40.0,
             score=85.0,
             grade="A",
-        )
+        ),
     ]
     person = get_person(conn, workspace.id, ada)
     assert (person.stage, person.stage_changed_at) == ("mql", AS_OF)
@@ -323,7 +342,7 @@ def test_a_lead_meeting_the_mql_criterion_is_promoted_once(
     # The criterion still holds a day later, on either engine: no second move.
     assert rescore(conn, workspace.id, as_of=AS_OF + DAY).moves == ()
     assert rescore(conn, workspace.id, as_of=AS_OF + DAY, person_ids=[ada], on="store").moves == ()
-    assert len(person_history(conn, workspace.id, ada)) == 1
+    assert len(person_history(conn, workspace.id, ada)) == 2
     person = get_person(conn, workspace.id, ada)
     assert (person.stage, person.stage_changed_at) == ("mql", AS_OF)
     assert stored(conn, workspace.id, ada)["criteria"]["mql"] is True
@@ -361,7 +380,11 @@ def test_an_account_that_starts_paying_makes_its_people_customers(
     assert all(m.cause.startswith("fact:") for m in report.moves)
     for user in ("u1", "u4"):
         entry = last_entry(conn, workspace.id, ids[user])
-        assert (entry.to_stage, entry.cause, entry.at) == ("customer", "fact:account.plan", paid + DAY)
+        assert (entry.to_stage, entry.cause, entry.at) == (
+            "customer",
+            "fact:account.plan",
+            paid + DAY,
+        )
         assert get_person(conn, workspace.id, ids[user]).stage == "customer"
     assert [get_person(conn, workspace.id, ids[u]).stage for u in ("u2", "u3")] == ["lead", "lead"]
     assert stored(conn, workspace.id, ids["u1"])["criteria"] == {"mql": True, "customer": True}
@@ -468,6 +491,7 @@ def test_after_nurture_engagement_counts_only_events_after_the_recycle_date(
         {"rule": "webinar", "points": 40.0, "matched": 2, "counted": 2, "decay": 0.0, "capped": 0.0}
     ]
     assert [(e.from_stage, e.to_stage) for e in person_history(conn, workspace.id, ada)] == [
+        (None, "lead"),
         ("lead", "mql"),
         ("mql", "nurture"),
         ("nurture", "mql"),
@@ -543,7 +567,7 @@ def test_an_illegal_move_names_the_stage_and_changes_nothing(
     with pytest.raises(IllegalMove, match="unknown action 'promote'"):
         act(conn, workspace.id, cy, "promote", actor="aiko", at=AS_OF + DAY)
     assert get_person(conn, workspace.id, cy).stage == "lead"
-    assert person_history(conn, workspace.id, cy) == []
+    assert [e.cause for e in person_history(conn, workspace.id, cy)] == ["fact:created"]
 
 
 def test_acting_on_an_unknown_person_raises_person_not_found(

@@ -48,6 +48,8 @@ def rescore(
     `on` picks where the engine runs: "store" (inside the database, best for a few
     people), "duckdb" (copy out and score everyone at once), or "auto".
     """
+    if on not in ("auto", "store", "duckdb"):
+        raise ValueError(f"on must be auto, store or duckdb, not {on!r}")
     as_of = as_of or utcnow()
     version, compiled = spec or live_spec(conn, workspace_id)
     everyone = person_ids is None

@@ -95,7 +95,10 @@ def score(
     """Score people with the live spec and apply the stage promotions that follow."""
     if not everyone and not person:
         fail("say who to score: --all, or --person ID (repeatable)")
-    instant = parse_instant(as_of) if as_of else utcnow()
+    try:
+        instant = parse_instant(as_of) if as_of else utcnow()
+    except ValueError:
+        fail(f"--as-of takes an ISO 8601 instant such as 2026-05-01T12:00:00Z, not {as_of!r}")
     with workspace_transaction(database, workspace) as (conn, ws):
         try:
             report = rescore(conn, ws.id, as_of=instant, person_ids=None if everyone else person)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
@@ -52,7 +52,7 @@ def workspace_transaction(database: str, slug: str) -> Iterator[tuple[sa.Connect
         engine.dispose()
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 

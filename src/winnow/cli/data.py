@@ -101,15 +101,19 @@ def import_(
             fail(f"--map takes SOURCE=FIELD, got {item!r}")
         mapping[source] = target
     with workspace_transaction(database, workspace) as (conn, ws):
-        report = import_rows(conn, ws.id, kind, file, mapping=mapping or None)
+        try:
+            report = import_rows(conn, ws.id, kind, file, mapping=mapping or None)
+        except ValueError as exc:  # a file or mapping that cannot be read at all
+            fail(str(exc))
     if as_json:
         print_json(report)
-        return
-    console.print(f"imported {report.imported} {kind} from {file}")
-    for line, reason in report.problems:
-        errors.print(f"[yellow]line {line}:[/] {reason}", highlight=False)
+    else:
+        console.print(f"imported {report.imported} {kind} from {file}")
+        for line, reason in report.problems:
+            errors.print(f"[yellow]line {line}:[/] {reason}", highlight=False)
+        if report.problems:
+            errors.print(f"{len(report.problems)} row(s) not imported (kept in the rejected log)")
     if report.problems:
-        errors.print(f"{len(report.problems)} row(s) not imported (kept in the rejected log)")
         raise typer.Exit(2)
 
 

@@ -175,7 +175,7 @@ def move(
     person: Annotated[str, typer.Argument(help="Person id, user id or email.")],
     action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
     reason: Annotated[
-        str | None, typer.Option(help="Why (required to nurture, disqualify, lose).")
+        str | None, typer.Option(help="Why (required for nurture, disqualify and lost).")
     ] = None,
     by: Annotated[str, typer.Option(help="Who makes the move.", envvar="USER")] = "cli",
     bant: Annotated[

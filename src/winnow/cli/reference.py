@@ -3,9 +3,9 @@
 `python -m winnow.cli.reference > docs/cli.md` rewrites it; a test fails when the
 committed file and the commands disagree, so the reference cannot drift.
 
-Only attributes that both Click and the Click that newer Typers vendor have are read
-(`opts`, `metavar`, `default`, `envvar`, `multiple`, `is_flag`, `help`), so the
-reference does not change with the Typer version.
+It reads only parameter attributes that both Click and the Click newer Typers vendor
+have (`opts`, `metavar`, `default`, `envvar`, `multiple`, `is_flag`, `help`; not
+`human_readable_name`), so it works, and reads the same, across Typer versions.
 """
 
 from __future__ import annotations
@@ -28,15 +28,24 @@ def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
 
 
 def _metavar(param: Any) -> str:
-    return str(param.metavar or param.name.upper())
+    """ARGUMENT for an argument, VALUE-like for an option: named after its longest flag."""
+    if param.metavar:
+        return str(param.metavar)
+    if param.param_type_name == "argument":
+        return str(param.name).upper()
+    longest = max(param.opts, key=len)
+    return str(longest.lstrip("-").replace("-", "_").upper())
 
 
 def _option(param: Any) -> str:
-    names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-    if not param.is_flag:
-        names += f" {_metavar(param)}"
+    flags: list[str] = [*param.opts, *param.secondary_opts]
+    first, others = flags[0], flags[1:]
+    names = ", ".join(
+        [f"`{first}`" if param.is_flag else f"`{first} {_metavar(param)}`"]
+        + [f"`{o}`" for o in others]
+    )
     extra = []
-    if param.multiple:
+    if param.multiple and "repeat" not in (param.help or ""):
         extra.append("repeatable")
     if param.envvar:
         extra.append(f"env `{param.envvar}`")
@@ -70,8 +79,18 @@ def reference() -> str:
         "",
         *(_option(p) for p in _params(root)),
         "",
+        "| command | what it does |",
+        "|---|---|",
     ]
-    for path, command in _walk(root, ["winnow"])[1:]:
+    commands = _walk(root, ["winnow"])[1:]
+    for path, command in commands:
+        if not hasattr(command, "commands"):
+            summary = (
+                (command.help or "").strip().split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+            )
+            lines.append(f"| [`{' '.join(path)}`](#{'-'.join(path)}) | {summary} |")
+    lines.append("")
+    for path, command in commands:
         help_text = (command.help or "").strip()
         lines += [f"## {' '.join(path)}", "", help_text, ""]
         if hasattr(command, "commands"):

@@ -70,13 +70,13 @@ def show(
     with workspace_transaction(database, workspace) as (conn, ws):
         try:
             versions = spec_versions_of(conn, ws.id)
-            chosen = versions[-1] if version is None else None
-            if version is not None:
-                chosen = next((v for v in versions if v.version == version), None)
             if not versions:
                 live_spec_version(conn, ws.id)
         except NoSpec as exc:
             fail(str(exc))
+        chosen = versions[-1] if version is None else None
+        if version is not None:
+            chosen = next((v for v in versions if v.version == version), None)
         if chosen is None:
             fail(f"no spec version {version}; versions are 1..{len(versions)}")
         assert chosen is not None
@@ -87,7 +87,8 @@ def show(
         f"[bold]spec version {chosen.version}[/] by {chosen.created_by} "
         f"at {chosen.created_at:%Y-%m-%d %H:%M} UTC"
     )
-    console.print(Syntax(chosen.source, "yaml", background_color="default"))
+    # soft_wrap: long rules are printed whole (the terminal wraps them), never cropped.
+    console.print(Syntax(chosen.source, "yaml", background_color="default"), soft_wrap=True)
 
 
 @app.command()

@@ -66,7 +66,7 @@ def build_demo(
     rule_moves = rejected = 0
     for index in range(days):
         day_end = world.start + (index + 1) * DAY - timedelta(seconds=1)
-        arrived = by_day.get(f"{world.start + index * DAY:%Y-%m-%d}", [])
+        arrived = sales.as_billing_sees(by_day.get(f"{world.start + index * DAY:%Y-%m-%d}", []))
         result = ingest_messages(conn, workspace_id, arrived, received_at=day_end, source="demo")
         rejected += len(result.rejected)
         touched = set(result.touched) | sales.work(until=day_end)
@@ -101,6 +101,7 @@ class _SalesTeam:
         self.queue: list[tuple[datetime, int, str, str]] = []
         self.reviewed: set[str] = set()
         self.moves = 0
+        self.paying: set[str] = set()
         self.accounts = {
             r.user_id: r.company.group_id for r in world.residents if r.company is not None
         }
@@ -192,8 +193,20 @@ class _SalesTeam:
         )
         self.moves += 1
 
+    def as_billing_sees(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """An account that signed a contract stays paying, whatever its trial did since."""
+        if not self.paying:
+            return messages
+        return [
+            {**m, "traits": {k: v for k, v in m["traits"].items() if k != "plan"}}
+            if m["type"] == "group" and m.get("groupId") in self.paying and "plan" in m["traits"]
+            else m
+            for m in messages
+        ]
+
     def sync_won(self, user_id: str, at: datetime) -> None:
         """The CRM marks the account paying once its deal is won."""
+        self.paying.add(self.accounts[user_id])
         timestamp = f"{at:%Y-%m-%dT%H:%M:%S}Z"
         message = {
             "type": "group",

@@ -36,6 +36,7 @@ BLOG_POSTS = (
     "/blog/cohort-analysis-101", "/blog/data-team-of-one", "/blog/warehouse-costs",
 )  # fmt: skip
 DOCS = ("/docs/getting-started", "/docs/connect-postgres", "/docs/sharing", "/docs/api")
+WEBINARS = ("Metrics that matter", "Warehouse-native BI", "Dashboards people read")
 CAMPAIGNS = (
     {"source": "google", "medium": "cpc", "name": "analytics-tools"},
     {"source": "linkedin", "medium": "cpc", "name": "data-leaders"},
@@ -64,7 +65,10 @@ class SalesDecision:
 
 @dataclass(frozen=True, kw_only=True)
 class Trial:
+    """A company trying the product: a 21-day trial, or the free plan (no end)."""
+
     group_id: str
+    plan: Literal["trial", "free"]
     started: datetime
     ends: datetime
     data_sources: int
@@ -137,7 +141,9 @@ def decide(rng: random.Random, person: Resident) -> SalesDecision:
     reason = rng.choice(reasons[review])
     if review == "disqualify" and person.title in ("Student", "Marketing Intern"):
         reason = "student or personal project"
-    elif review == "disqualify" and person.company and person.company.industry == "analytics vendor":
+    elif (
+        review == "disqualify" and person.company and person.company.industry == "analytics vendor"
+    ):
         reason = "competitor"
     reaches_sql = review == "accept" and rng.random() < 0.15 + 0.5 * person.intent * propensity
     won = rng.random() < 0.1 + 0.35 * propensity
@@ -164,6 +170,17 @@ def decide(rng: random.Random, person: Resident) -> SalesDecision:
         else rng.choice(("price", "no decision", "chose a competitor", "timing")),
         days_to_close=rng.uniform(10, 60),
     )
+
+
+def _one_of(
+    roll: float, choices: tuple[tuple[str, float, dict[str, Any]], ...]
+) -> tuple[str, dict[str, Any]] | None:
+    """The choice a uniform roll lands on, each taking its chance in turn; or none."""
+    for event, chance, properties in choices:
+        if roll < chance:
+            return event, properties
+        roll -= chance
+    return None
 
 
 class _Tracker:
@@ -276,7 +293,9 @@ class _Tracker:
         if rng.random() < 0.12 + 0.35 * person.intent:
             self.track(person, at, "Email Opened", {"campaign": "weekly"})
             if rng.random() < 0.1 + 0.3 * person.intent:
-                self.track(person, at + timedelta(minutes=2), "Email Clicked", {"campaign": "weekly"})
+                self.track(
+                    person, at + timedelta(minutes=2), "Email Clicked", {"campaign": "weekly"}
+                )
         if rng.random() < 0.015 * (1 - person.intent):
             self.track(person, at + timedelta(minutes=3), "Email Unsubscribed", {})
             return True
@@ -291,16 +310,20 @@ class _Tracker:
         # Each session may end in one action; the likely ones follow intent.
         choices: tuple[tuple[str, float, dict[str, Any]], ...] = (
             ("Content Downloaded", 0.05, self._content()),
-            ("Webinar Attended", 0.04 * person.intent, {"webinar": "Metrics that matter"}),
+            ("Webinar Registered", 0.06 * person.intent, {"webinar": rng.choice(WEBINARS)}),
             ("Demo Requested", 0.03 * person.intent**2 * (not person.bad_fit), {}),
             ("Form Submitted", 0.02 * person.intent, {"form": "contact"}),
         )
-        roll = rng.random()
-        for event, chance, properties in choices:
-            if roll < chance:
-                self.track(person, at, event, properties)
-                return
-            roll -= chance
+        chosen = _one_of(rng.random(), choices)
+        if chosen is None:
+            return
+        event, properties = chosen
+        if event == "Demo Requested":
+            self.page(person, at, "/demo", campaign=campaign)
+        self.track(person, at + timedelta(seconds=30), event, properties)
+        if event == "Webinar Registered" and rng.random() < 0.35 + 0.4 * person.intent:
+            live = self.during_day(at + timedelta(days=rng.randint(2, 10)))
+            self.track(person, live, "Webinar Attended", properties)
 
     def page(
         self,
@@ -355,18 +378,23 @@ class _Tracker:
         sources = min(len(DATA_SOURCES), int(rng.expovariate(1 / (0.4 + 2.2 * company.propensity))))
         invited = min(8, int(rng.expovariate(1 / (0.5 + 3.5 * company.propensity))))
         aha = sources >= 2 and invited >= 3
-        converts = rng.random() < (0.45 + 0.3 * company.propensity if aha else 0.05 + 0.1 * company.propensity)
-        ends = started + TRIAL_DAYS * DAY
+        converts = rng.random() < (
+            0.45 + 0.3 * company.propensity if aha else 0.05 + 0.1 * company.propensity
+        )
+        plan: Literal["trial", "free"] = "free" if rng.random() < 0.3 else "trial"
+        # A trial decides by its last week; the free plan upgrades whenever it outgrows it.
+        ends = started + (TRIAL_DAYS if plan == "trial" else rng.uniform(20, 90)) * DAY
         self.trials[company.group_id] = Trial(
             group_id=company.group_id,
             started=started,
+            plan=plan,
             ends=ends,
             data_sources=sources,
             teammates=invited,
             converted=converts,
         )
-        self.track(signer, started, "Signed Up", {"plan": "trial"})
-        self.plan(signer, started + timedelta(seconds=1), "trial")
+        self.track(signer, started, "Signed Up", {"plan": plan})
+        self.plan(signer, started + timedelta(seconds=1), plan)
         for index, source in enumerate(rng.sample(DATA_SOURCES, sources)):
             at = started + timedelta(hours=1 + index * rng.uniform(2, 72))
             self.track(signer, at, "Data Source Connected", {"source": source})
@@ -385,11 +413,13 @@ class _Tracker:
         if converts:
             self.track(signer, converted_at - timedelta(hours=2), "Credit Card Added", {})
             self.plan(signer, converted_at, "paid")
-        else:
+            upgrade = {"from": plan, "to": "paid"}
+            self.track(signer, converted_at + timedelta(seconds=1), "Plan Upgraded", upgrade)
+        elif plan == "trial":
             self.plan(signer, ends, "expired")
-        usage_ends = self.end if converts else ends
+        usage_ends = ends if plan == "trial" and not converts else self.end
         for member, since in team:
-            self.usage(member, since, usage_ends, company.propensity, converts)
+            self.usage(member, since, usage_ends, company.propensity, converts or plan == "free")
 
     def colleague(self, company: Company) -> Resident:
         """Someone invited to the trial who never came through marketing."""
@@ -410,9 +440,9 @@ class _Tracker:
         return person
 
     def usage(
-        self, person: Resident, since: datetime, until: datetime, propensity: float, paying: bool
+        self, person: Resident, since: datetime, until: datetime, propensity: float, limited: bool
     ) -> None:
-        """Queries on active days; dashboards now and then; customers hit usage limits."""
+        """Queries on active days; dashboards now and then; plans with limits hit them."""
         rng = self.rng
         active = 0.2 + 0.5 * propensity
         day = since
@@ -426,7 +456,7 @@ class _Tracker:
                 if rng.random() < 0.15:
                     charts = rng.randint(1, 12)
                     self.track(person, at, "Dashboard Saved", {"charts": charts})
-                if paying and rng.random() < 0.01 + 0.02 * propensity:
+                if limited and rng.random() < 0.01 + 0.02 * propensity:
                     self.track(person, at, "Usage Limit Hit", {"limit": "queries"})
             day += DAY
 

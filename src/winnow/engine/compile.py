@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.clock import from_db, to_db
-from winnow.engine.expressions import Translator, json_path, json_reads
+from winnow.engine.expressions import Translator, json_path, json_reads, read_json
 from winnow.spec.expr import (
     ACCOUNT_COLUMNS,
     ACCOUNT_TIMES,
@@ -148,15 +148,38 @@ class _Compiler:
             for read in reads:
                 readers.setdefault(read, set()).add(name)
         self.reads = {read: f"p_{n}" for n, read in enumerate(sorted(readers))}
-        raw = self.event_translator(events, typed=False)
-        extracted = {}
-        for (path, reading), column in self.reads.items():
-            value = raw.read(_path_node(path), reading)
-            wanted = readers[(path, reading)]
-            if None not in wanted:
-                value = ibis.ifelse(events.name.isin(sorted(n for n in wanted if n)), value, None)
-            extracted[column] = value
-        self.events = self.stage("events", events.mutate(**extracted), materialize=False)
+        # Two projections: each JSON path is extracted once (parsing the document once),
+        # then read as each type asked of it.
+        paths: dict[tuple[str, ...], set[str | None]] = {}
+        for (path, _), names in readers.items():
+            paths.setdefault(path, set()).update(names)
+        values = {path: f"j_{n}" for n, path in enumerate(sorted(paths))}
+        located = {}
+        for path, column in values.items():
+            document = events.properties if path[0] == "properties" else events.context
+            value = json_path(document, list(path[1:]))
+            if None not in paths[path]:
+                gate = events.name.isin(sorted(n for n in paths[path] if n))
+                value = ibis.ifelse(gate, value, None)
+            located[column] = value
+        events = events.mutate(**located)
+        extracted = {
+            column: read_json(events[values[path]], reading)
+            for (path, reading), column in self.reads.items()
+        }
+        # Each event's decay weight, once per half-life the plain rules use (not per rule).
+        self.weights = {
+            check.half_life: f"w_{n}"
+            for n, check in enumerate(spec.engagement)
+            if check.half_life is not None and check.rule.once_per is None
+        }
+        for half_life, column in self.weights.items():
+            extracted[column] = self.decay(events.ts_s, half_life)
+        events = events.mutate(**extracted).drop(*values.values())
+        self.events = self.stage("events", events, materialize=False)
+
+    def decay(self, ts_s: Any, half_life: int) -> Any:
+        return ((ts_s - self.as_of_epoch).cast("float64") * (math.log(2) / half_life)).exp()
 
     def _event_consumers(self) -> list[tuple[str | None, set[tuple[tuple[str, ...], str]]]]:
         """Each reader of events: the event it reads (None: any) and the JSON it needs."""
@@ -225,8 +248,7 @@ class _Compiler:
         """Sum of each event's decay weight: a count when the rule never decays."""
         if half_life is None:
             return ts_s.count(where=where).cast("float64")
-        weight = ((ts_s - self.as_of_epoch).cast("float64") * (math.log(2) / half_life)).exp()
-        return weight.sum(where=where)
+        return self.decay(ts_s, half_life).sum(where=where)
 
     # -- step 2: aggregations over events ------------------------------------------------------
     def person_aggregates(self) -> list[tuple[ir.Table, str]]:
@@ -234,6 +256,7 @@ class _Compiler:
         events = self.events
         aggs: dict[str, Any] = {}
         tables: list[tuple[ir.Table, str]] = []
+        flags: dict[str, Any] = {}
         for i, rule_check in enumerate(self.spec.engagement):
             check, rule = rule_check, rule_check.rule
             condition = self.event_filter(events, name=rule.event, where=check.where, within=None)
@@ -241,10 +264,9 @@ class _Compiler:
                 condition = condition & (
                     events.e_recycled.isnull() | (events.ts_s > events.e_recycled)
                 )
-            aggs[f"eng_{i}_n"] = events.ts_s.count(where=condition)
             self.zero_fill |= {f"eng_{i}_n", f"eng_{i}_k", f"eng_{i}_w"}
+            flags[f"c_{i}"] = condition
             if rule.once_per is None:
-                aggs[f"eng_{i}_w"] = self.decayed_count(events.ts_s, check.half_life, condition)
                 continue
             buckets = (
                 events.filter(condition)
@@ -259,6 +281,19 @@ class _Compiler:
                 }
             )
             tables.append((once, "g_key"))
+        # Each rule's condition is evaluated once per event, as a column, then both its
+        # matched count and its decayed sum filter on that column.
+        events = events.mutate(**flags)
+        for i, rule_check in enumerate(self.spec.engagement):
+            flag = events[f"c_{i}"]
+            aggs[f"eng_{i}_n"] = events.ts_s.count(where=flag)
+            if rule_check.rule.once_per is not None:
+                continue
+            if rule_check.half_life is None:
+                aggs[f"eng_{i}_w"] = self.decayed_count(events.ts_s, None, flag)
+            else:
+                weight = events[self.weights[rule_check.half_life]]
+                aggs[f"eng_{i}_w"] = weight.sum(where=flag)
         for j, metric_check in enumerate(self.spec.metrics):
             if metric_check.metric.scope == "person":
                 self.metric_aggregate(events, metric_check, f"m_{j}", "person_id", aggs, tables)

@@ -59,7 +59,7 @@ class Translator:
             parts = attribute_path(node)
             assert parts is not None
             return self.typed(parts, reading)
-        return _read_json(self._value(node), reading)
+        return read_json(self._value(node), reading)
 
     def value(self, node: ast.expr) -> Any:
         reading = read_as(node)
@@ -214,7 +214,7 @@ def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
-def _read_json(value: Any, reading: str) -> Any:
+def read_json(value: Any, reading: str) -> Any:
     if reading == "num":
         return value.float
     if reading == "bool":

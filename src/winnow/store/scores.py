@@ -65,7 +65,7 @@ def save_scores(
         )
         for r in chunk:
             if r.account_id is not None:
-                row = account_rows.setdefault(
+                account_rows.setdefault(
                     r.account_id,
                     {
                         "workspace_id": workspace_id,
@@ -75,13 +75,19 @@ def save_scores(
                         "fit": r.account_fit or 0.0,
                         "engagement": r.account_engagement or 0.0,
                         "score": r.account_score or 0.0,
-                        "people": 0,
                     },
                 )
-                row["people"] += 1
     account_ids = list(account_rows)
     for start in range(0, len(account_ids), _CHUNK):
         chunk_ids = account_ids[start : start + _CHUNK]
+        # Members, not people scored now: a partial rescore scores only some of them.
+        members = conn.execute(
+            sa.select(people.c.account_id, sa.func.count())
+            .where(people.c.workspace_id == workspace_id, people.c.account_id.in_(chunk_ids))
+            .group_by(people.c.account_id)
+        )
+        for account_id, count in members:
+            account_rows[account_id]["people"] = count
         if not replace_all:
             conn.execute(
                 account_scores.delete().where(
