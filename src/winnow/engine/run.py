@@ -307,6 +307,10 @@ def _create_scope(conn: sa.Connection, name: str, ids: Sequence[int]) -> None:
     kind = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
     conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" (id {kind} PRIMARY KEY)')
     conn.execute(sa.text(f'INSERT INTO "{name}" (id) VALUES (:id)'), [{"id": i} for i in ids])
+    if conn.dialect.name == "postgresql":
+        # Temporary tables get no statistics otherwise, and the planner's guess about
+        # this one turns the people joins into nested loops.
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
 
 
 def _execute(conn: sa.Connection, sql: str) -> sa.CursorResult[Any]:

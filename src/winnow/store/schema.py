@@ -214,3 +214,33 @@ rejected_messages = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Index("ix_rejected_messages_workspace_received", "workspace_id", "received_at"),
 )
+
+# API keys. Only a hash of the secret is kept; `prefix` (the first characters, shown in
+# lists) finds the row. kind "write": ingestion only; kind "secret": the REST API with a
+# role (admin, member, read).
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("role", sa.String(10), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(20), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+# People whose events arrived since they were last scored. Ingestion adds them in the
+# same transaction as the events; scorers claim and remove them.
+scoring_queue = sa.Table(
+    "scoring_queue",
+    metadata,
+    _workspace_fk(),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("queued_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("workspace_id", "person_id"),
+    sa.Index("ix_scoring_queue_queued", "queued_at"),
+)
