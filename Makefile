@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= demo/winnow.db
 DEMO_URL := sqlite:///$(DEMO_DB)
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest install dev bench clean
 
@@ -24,7 +25,11 @@ dev: $(BIN)/pytest
 run: install
 	@mkdir -p $(dir $(DEMO_DB))
 	$(BIN)/winnow demo --database $(DEMO_URL) --force
-	$(BIN)/winnow leads --database $(DEMO_URL) --workspace demo --top 15
+	$(BIN)/winnow leads --database $(DEMO_URL) --workspace demo --top 10
+	@echo "Keys for the demo workspace (shown once):"
+	$(BIN)/winnow keys create write --name "demo website" --database $(DEMO_URL) --workspace demo
+	$(BIN)/winnow keys create secret --role admin --name "demo admin" --database $(DEMO_URL) --workspace demo
+	$(BIN)/winnow serve --database $(DEMO_URL) --port $(PORT)
 
 lint: dev
 	$(BIN)/ruff check src tests bench

@@ -11,6 +11,7 @@ from rich.table import Table
 from winnow import __version__
 from winnow.cli import data as data_commands
 from winnow.cli import leads as leads_commands
+from winnow.cli import server as server_commands
 from winnow.cli import spec as spec_commands
 from winnow.cli.context import (
     DEFAULT_DATABASE,
@@ -38,6 +39,7 @@ app = typer.Typer(
 app.add_typer(spec_commands.app, name="spec")
 leads_commands.register(app)
 data_commands.register(app)
+server_commands.register(app)
 
 
 def _version(value: bool) -> None:

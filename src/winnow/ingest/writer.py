@@ -58,13 +58,31 @@ def ingest_messages(
     *,
     received_at: datetime,
     source: str,
+    max_message_bytes: int | None = None,
 ) -> IngestResult:
-    """Validate and store messages one by one; invalid ones go to rejected_messages verbatim."""
-    return _ingest(conn, workspace_id, messages, messages, received_at=received_at, source=source)
+    """Validate and store messages one by one; invalid ones go to rejected_messages verbatim.
+
+    With `max_message_bytes`, a message larger than that (as JSON) is rejected too.
+    """
+    return _ingest(
+        conn,
+        workspace_id,
+        messages,
+        messages,
+        received_at=received_at,
+        source=source,
+        max_message_bytes=max_message_bytes,
+    )
 
 
 def ingest_batch(
-    conn: sa.Connection, workspace_id: int, body: Any, *, received_at: datetime, source: str
+    conn: sa.Connection,
+    workspace_id: int,
+    body: Any,
+    *,
+    received_at: datetime,
+    source: str,
+    max_message_bytes: int | None = None,
 ) -> IngestResult:
     """A Segment /v1/batch body: its context, integrations and sentAt apply to every item.
 
@@ -73,7 +91,13 @@ def ingest_batch(
     """
     batch = parse_batch(body)
     return _ingest(
-        conn, workspace_id, batch.batch, batch.items(), received_at=received_at, source=source
+        conn,
+        workspace_id,
+        batch.batch,
+        batch.items(),
+        received_at=received_at,
+        source=source,
+        max_message_bytes=max_message_bytes,
     )
 
 
@@ -85,12 +109,19 @@ def _ingest(
     *,
     received_at: datetime,
     source: str,
+    max_message_bytes: int | None = None,
 ) -> IngestResult:
     valid: list[Message] = []
     rejected: list[tuple[int, str]] = []
     kept: list[Rejected] = []
     for index, (original, item) in enumerate(zip(originals, items, strict=True)):
         try:
+            if max_message_bytes is not None:
+                size = len(verbatim(original).encode())
+                if size > max_message_bytes:
+                    raise InvalidMessage(
+                        f"the message is {size} bytes; the limit is {max_message_bytes}"
+                    )
             valid.append(parse_message(item, received_at=received_at))
         except InvalidMessage as exc:
             reason = f"message {index}: {exc}"

@@ -1,0 +1,65 @@
+"""The ASGI app: `create_app(settings)` wires the store, the routers and the scorer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from winnow import __version__
+from winnow.clock import utcnow
+from winnow.server import errors, ingestion
+from winnow.server.scorer import Scorer
+from winnow.server.settings import Settings
+from winnow.store.db import open_store
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: sa.Engine | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The server. Tests pass their own engine and clock, and drive the scorer themselves
+    (settings.scorer=False, then `app.state.scorer.score_queued()`)."""
+    settings = settings or Settings()
+    store = engine or open_store(settings.database_url)
+    scorer = Scorer(
+        store,
+        batch=settings.scorer_batch,
+        full_every=timedelta(seconds=settings.full_rescore_seconds),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ingest_gate = asyncio.Semaphore(settings.max_concurrent_ingest)
+        if settings.scorer:
+            scorer.start(settings.scorer_idle_seconds)
+        try:
+            yield
+        finally:
+            scorer.stop()
+            if engine is None:
+                store.dispose()
+
+    app = FastAPI(
+        title="Winnow",
+        version=__version__,
+        summary="Lead qualification: Segment-compatible ingestion, scores and stages.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = store
+    app.state.clock = clock
+    app.state.scorer = scorer
+    app.state.scorer_wakeup = scorer.wake if settings.scorer else (lambda: None)
+    # Set again in the lifespan (bound to the running loop); here for apps used without it.
+    app.state.ingest_gate = asyncio.Semaphore(settings.max_concurrent_ingest)
+    errors.install(app)
+    app.include_router(ingestion.router)
+    return app

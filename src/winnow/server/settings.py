@@ -1,0 +1,22 @@
+"""Server settings: flags and WINNOW_* environment variables, validated at the edge."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    database_url: str = "sqlite:///winnow.db"
+    # Segment's limits: 32 KB per message, 500 KB per batch.
+    max_message_bytes: int = Field(default=32 * 1024, gt=0)
+    max_batch_bytes: int = Field(default=500 * 1024, gt=0)
+    # Ingestion requests handled at once before answering 429 (the store serialises writes).
+    max_concurrent_ingest: int = Field(default=32, gt=0)
+    # Score queued people in this process (the default on SQLite; on PostgreSQL run
+    # `winnow worker` processes instead, or keep this on for a single-process setup).
+    scorer: bool = True
+    # People scored per micro-batch, and the longest wait between batches.
+    scorer_batch: int = Field(default=2000, gt=0)
+    scorer_idle_seconds: float = Field(default=0.5, gt=0)
+    # Rescore everyone this often, so that decay and time windows stay true.
+    full_rescore_seconds: float = Field(default=3600.0, gt=0)
