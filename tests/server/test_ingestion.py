@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
-from tests.factories import make_batch, make_group, make_identify, make_page, make_track
+from tests.factories import make_batch, make_identify, make_page, make_track
 from tests.server.conftest import NOW, Server
 
 from winnow.server import Settings, create_app
