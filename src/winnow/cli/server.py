@@ -34,6 +34,9 @@ def serve(
     full_rescore: Annotated[
         float, typer.Option(help="Seconds between rescores of everyone.", min=1)
     ] = 3600.0,
+    log_level: Annotated[
+        str, typer.Option(help="Server log level: warning, info or debug.")
+    ] = "warning",
     database: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Run the server: Segment-compatible /v1 ingestion and the REST API."""
@@ -43,7 +46,7 @@ def serve(
 
     settings = Settings(database_url=database, scorer=scorer, full_rescore_seconds=full_rescore)
     console.print(f"Winnow listening on [bold]http://{host}:{port}[/] (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
 def worker(
