@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
-from tests.factories import make_batch, make_identify, make_page, make_track
+from tests.factories import make_batch, make_group, make_identify, make_page, make_track
 from tests.server.conftest import NOW, Server
 
 from winnow.server import Settings, create_app
@@ -200,3 +200,20 @@ def test_overload_is_answered_429_with_retry_after(server: Server) -> None:
     assert answer.status_code == 429 and answer.headers["Retry-After"] == "1"
     assert answer.json()["code"] == "overloaded"
     assert NOW.year == 2026  # the shared clock of these tests
+
+
+def test_an_account_that_starts_paying_makes_all_its_people_customers(server: Server) -> None:
+    people = [
+        make_identify(userId=who, traits={"email": f"{who}@initech.com"}) for who in ("ada", "bo")
+    ]
+    groups = [make_group(userId=who, groupId="initech") for who in ("ada", "bo")]
+    body = make_batch(*people, *groups, writeKey=server.write_key)
+    assert httpx.post(f"{server.url}/v1/batch", json=body).status_code == 200
+    server.app.state.scorer.score_queued()
+    # Only Ada's message says so; Bo is her account-mate.
+    paid = make_group(userId="ada", groupId="initech", traits={"plan": "paid"})
+    assert httpx.post(f"{server.url}/v1/group", json=paid, auth=(server.write_key, "")).is_success
+    assert server.app.state.scorer.score_queued() == 1
+    with server.engine.connect() as conn:
+        stages = {who: find_person(conn, server.workspace_id, who).stage for who in ("ada", "bo")}
+    assert stages == {"ada": "customer", "bo": "customer"}

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from winnow.clock import utcnow
+from winnow.engine.run import with_account_members
 from winnow.qualification import rescore
 from winnow.store.queue import claim
 from winnow.store.schema import workspaces
@@ -45,8 +46,11 @@ class Scorer:
             claimed = claim(conn, limit=self.batch)
             now = self.clock()
             for workspace_id, person_ids in claimed.items():
+                # Their account-mates too: a rollup, and criteria on account.score, move
+                # with every member's engagement.
+                everyone = with_account_members(conn, workspace_id, person_ids)
                 try:
-                    rescore(conn, workspace_id, as_of=now, person_ids=person_ids, on="store")
+                    rescore(conn, workspace_id, as_of=now, person_ids=everyone, on="store")
                 except NoSpec:
                     continue  # nothing to score with; publishing a spec rescores everyone
         return sum(len(ids) for ids in claimed.values())

@@ -1,0 +1,85 @@
+"""The scoring queue and the scorer: claims, rollbacks, workers side by side, full rescores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from tests.factories import CREATED, RECEIVED, make_person
+
+from winnow.server.scorer import Scorer
+from winnow.store.queue import claim, enqueue, queued
+from winnow.store.schema import scores
+from winnow.store.specs import publish_spec
+from winnow.store.workspaces import create_workspace
+
+SPEC = "fit: {rules: [{name: vp, when: 'person.title == \"VP\"', points: 10}]}"
+
+
+def people(engine: sa.Engine, count: int, *, spec: bool = True) -> tuple[int, list[int]]:
+    with engine.begin() as conn:
+        ws = create_workspace(conn, "acme", now=CREATED)
+        if spec:
+            publish_spec(conn, ws.id, SPEC, by="test", now=CREATED)
+        ids = [make_person(conn, ws.id, user_id=f"u{i}", title="VP") for i in range(count)]
+        enqueue(conn, ws.id, ids, at=RECEIVED)
+    return ws.id, ids
+
+
+def test_claimed_people_leave_the_queue_on_commit_only(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 3)
+    with engine.connect() as conn:
+        with conn.begin() as transaction:
+            assert claim(conn) == {ws: ids}
+            transaction.rollback()
+        assert queued(conn, ws) == 3
+        conn.commit()
+        with conn.begin():
+            enqueue(conn, ws, ids[:1], at=RECEIVED)  # already queued: no second row
+            assert claim(conn, limit=2) == {ws: ids[:2]}
+        assert queued(conn, ws) == 1
+
+
+@pytest.mark.postgres
+def test_workers_never_claim_the_same_person(postgres_engine: sa.Engine) -> None:
+    ws, ids = people(postgres_engine, 6)
+    try:
+        with postgres_engine.connect() as first, postgres_engine.connect() as second:
+            with first.begin(), second.begin():
+                mine = claim(first, limit=4)
+                theirs = claim(second, limit=4)  # skips the rows `first` holds
+            assert mine == {ws: ids[:4]} and theirs == {ws: ids[4:]}
+    finally:
+        with postgres_engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE workspaces CASCADE"))
+
+
+def test_the_scorer_scores_what_is_queued_then_everyone_when_stale(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 4)
+    now = [RECEIVED]
+    scorer = Scorer(engine, batch=3, full_every=timedelta(hours=1), clock=lambda: now[0])
+    assert [scorer.score_queued(), scorer.score_queued(), scorer.score_queued()] == [3, 1, 0]
+
+    def scored_at() -> set[object]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(scores.c.as_of).where(scores.c.workspace_id == ws))
+            return {r.as_of.replace(tzinfo=RECEIVED.tzinfo) for r in rows}
+
+    assert scored_at() == {RECEIVED}
+    assert scorer.score_stale() == 1  # never fully rescored yet
+    now[0] = RECEIVED + timedelta(minutes=30)
+    assert scorer.score_stale() == 0
+    now[0] = RECEIVED + timedelta(hours=1)
+    assert scorer.score_stale() == 1
+    assert scored_at() == {RECEIVED + timedelta(hours=1)}
+    assert len(ids) == 4
+
+
+def test_people_of_a_workspace_without_spec_are_dropped_quietly(engine: sa.Engine) -> None:
+    ws, _ = people(engine, 2, spec=False)
+    scorer = Scorer(engine, clock=lambda: RECEIVED)
+    assert scorer.score_queued() == 2
+    with engine.connect() as conn:
+        assert queued(conn, ws) == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(scores)).scalar_one() == 0
