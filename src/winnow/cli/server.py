@@ -50,7 +50,7 @@ def serve(
 
 
 def worker(
-    batch: Annotated[int, typer.Option(help="People per micro-batch.", min=1)] = 2000,
+    batch: Annotated[int, typer.Option(help="People per micro-batch.", min=1)] = 500,
     database: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Score queued people until stopped (run several on PostgreSQL)."""

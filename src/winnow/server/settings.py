@@ -16,7 +16,8 @@ class Settings(BaseModel):
     # `winnow worker` processes instead, or keep this on for a single-process setup).
     scorer: bool = True
     # People scored per micro-batch, and the longest wait between batches.
-    scorer_batch: int = Field(default=2000, gt=0)
+    # Small: on SQLite a batch holds the write lock while it is scored (~2 ms a person).
+    scorer_batch: int = Field(default=200, gt=0)
     scorer_idle_seconds: float = Field(default=0.5, gt=0)
     # Rescore everyone this often, so that decay and time windows stay true.
     full_rescore_seconds: float = Field(default=3600.0, gt=0)

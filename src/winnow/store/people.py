@@ -140,7 +140,9 @@ def load_people(
             people.c.workspace_id == workspace_id, people.c[by].in_(chunk)
         )
         if lock:
-            query = query.with_for_update()
+            # FOR NO KEY UPDATE: serialises writers of the row without blocking the
+            # foreign-key checks of scores and history rows that point at it.
+            query = query.with_for_update(key_share=True)
         found.extend(_person(r) for r in conn.execute(query.order_by(people.c.id)).mappings())
     return found
 
@@ -268,7 +270,9 @@ def load_accounts(
             accounts.c.workspace_id == workspace_id, accounts.c[by].in_(chunk)
         )
         if lock:
-            query = query.with_for_update()
+            # FOR NO KEY UPDATE: serialises writers of the row without blocking the
+            # foreign-key checks of scores and history rows that point at it.
+            query = query.with_for_update(key_share=True)
         found.extend(_account(r) for r in conn.execute(query.order_by(accounts.c.id)).mappings())
     return found
 
