@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -179,25 +180,23 @@ def _encode_cursor(sort: str, key: list[Any]) -> str:
 
 
 def _decode_cursor(cursor: str, sort: str) -> list[Any]:
+    """The key a cursor holds, checked: a forged or stale one raises InvalidCursor."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key = data["key"]
-        ok = data["sort"] == sort and isinstance(key, list) and len(key) == 2
-        ok = ok and isinstance(key[1], int) and not isinstance(key[1], bool)
-    except (ValueError, TypeError, KeyError):
-        ok = False
-    if not ok:
-        raise InvalidCursor("the cursor is not one this list gave (or was for another sort)")
-    if sort == "updated":
-        if not isinstance(key[0], str):
-            raise InvalidCursor("the cursor is not one this list gave")
-        try:
-            key[0] = to_db(parse_instant(key[0]))
-        except ValueError:
-            raise InvalidCursor("the cursor is not one this list gave") from None
-    elif key[0] is not None and (isinstance(key[0], bool) or not isinstance(key[0], int | float)):
-        raise InvalidCursor("the cursor is not one this list gave")
-    return list(key)
+        value, last_id = data["key"]
+        if data["sort"] != sort or type(last_id) is not int or not 0 < last_id < 2**31:
+            raise ValueError("not a key of this sort")
+        if sort == "updated":
+            value = to_db(parse_instant(value))
+        elif value is not None:
+            if type(value) not in (int, float) or not math.isfinite(value):
+                raise ValueError("not a score")
+            value = float(value)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        raise InvalidCursor(
+            "the cursor is not one this list gave (or was for another sort)"
+        ) from None
+    return [value, last_id]
 
 
 def _score_keyset(

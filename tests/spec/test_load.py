@@ -139,3 +139,10 @@ def test_duplicate_rule_names_are_refused() -> None:
 def test_grades_must_descend() -> None:
     source = MINIMAL.replace("fit:\n", "fit:\n  grades: {A: 10, B: 20, C: 5}\n")
     assert any("A >= B >= C" in e for e in errors_of(source))
+
+
+def test_a_null_key_is_an_error_not_a_hang() -> None:
+    for source in ("? \n", "null: 1\n", "fit:\n  null: 1\n"):
+        with pytest.raises(SpecInvalid) as caught:
+            load_spec(source)
+        assert caught.value.errors, source

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from winnow import __version__
 from winnow.clock import utcnow
 from winnow.server import errors, ingestion
+from winnow.server.api import accounts, keys, people, rejected, spec
 from winnow.server.scorer import Scorer
 from winnow.server.settings import Settings
 from winnow.store.db import open_store
@@ -62,4 +63,9 @@ def create_app(
     app.state.ingest_gate = asyncio.Semaphore(settings.max_concurrent_ingest)
     errors.install(app)
     app.include_router(ingestion.router)
+    app.include_router(people.router)
+    app.include_router(accounts.router)
+    app.include_router(spec.router)
+    app.include_router(keys.router)
+    app.include_router(rejected.router)
     return app

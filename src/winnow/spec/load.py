@@ -284,7 +284,10 @@ def _inner_model(annotation: Any) -> Any:
 def _with_line(error: SpecError, lines: dict[str, int]) -> SpecError:
     path = error.path.split(" ")[0]
     while path and path not in lines:
-        path = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        shorter = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", path)
+        if shorter == path:  # a first segment such as "None" (a null key): nothing to strip
+            break
+        path = shorter
     line = lines.get(path) if path else None
     if line is None:
         return error

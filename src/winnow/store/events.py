@@ -134,25 +134,59 @@ def insert_rejected(
 
 
 def list_rejected(
-    conn: sa.Connection, workspace_id: int, *, source: str | None = None, limit: int = 100
+    conn: sa.Connection,
+    workspace_id: int,
+    *,
+    source: str | None = None,
+    limit: int = 100,
+    after: RejectedMessage | None = None,
 ) -> list[RejectedMessage]:
-    """The newest rejected messages first (optionally from one source)."""
+    """The newest rejected messages first (optionally from one source).
+
+    `after` (the last message of a previous page) pages on: only messages older than it
+    in this order (received_at, then id, both descending) come back.
+    """
     query = sa.select(rejected_messages).where(rejected_messages.c.workspace_id == workspace_id)
     if source is not None:
         query = query.where(rejected_messages.c.source == source)
+    if after is not None:
+        at = to_db(after.received_at)
+        query = query.where(
+            sa.or_(
+                rejected_messages.c.received_at < at,
+                sa.and_(rejected_messages.c.received_at == at, rejected_messages.c.id < after.id),
+            )
+        )
     rows = conn.execute(
         query.order_by(rejected_messages.c.received_at.desc(), rejected_messages.c.id.desc()).limit(
             limit
         )
     ).mappings()
-    return [
-        RejectedMessage(
-            id=r["id"],
-            received_at=from_db(r["received_at"]),
-            source=r["source"],
-            position=r["position"],
-            reason=r["reason"],
-            payload=r["payload"],
+    return [_rejected(r) for r in rows]
+
+
+def get_rejected(
+    conn: sa.Connection, workspace_id: int, rejected_id: int
+) -> RejectedMessage | None:
+    row = (
+        conn.execute(
+            sa.select(rejected_messages).where(
+                rejected_messages.c.workspace_id == workspace_id,
+                rejected_messages.c.id == rejected_id,
+            )
         )
-        for r in rows
-    ]
+        .mappings()
+        .first()
+    )
+    return None if row is None else _rejected(row)
+
+
+def _rejected(r: sa.RowMapping) -> RejectedMessage:
+    return RejectedMessage(
+        id=r["id"],
+        received_at=from_db(r["received_at"]),
+        source=r["source"],
+        position=r["position"],
+        reason=r["reason"],
+        payload=r["payload"],
+    )

@@ -1,0 +1,239 @@
+"""Request and response bodies of /api/v1, so the OpenAPI document says exactly what goes
+over the wire. Built from the library's dataclasses with `from_attributes`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from winnow.clock import from_db
+
+# Text the store can hold: PostgreSQL refuses NUL characters in text.
+STORABLE = r"^[^\x00]*$"
+
+# An instant, always with its UTC offset on the wire (stored rows hold naive UTC).
+Instant = Annotated[datetime, AfterValidator(from_db)]
+
+Stage = Literal[
+    "subscriber", "lead", "nurture", "mql", "pql", "sal", "sql",
+    "opportunity", "customer", "csql", "disqualified",
+]  # fmt: skip
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Error(Model):
+    code: str
+    message: str
+
+
+class PersonSummary(Model):
+    id: int = Field(validation_alias="person_id")
+    user_id: str | None
+    email: str | None
+    name: str | None
+    title: str | None
+    company: str | None
+    account_id: int | None
+    stage: Stage
+    fit: float | None
+    grade: str | None
+    engagement: float | None
+    score: float | None
+    scored_at: Instant | None
+    updated_at: Instant
+
+
+class PeoplePage(Model):
+    data: list[PersonSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class FitPoints(Model):
+    rule: str
+    points: float
+
+
+class EngagementPoints(Model):
+    rule: str
+    points: float
+    matched: int = Field(description="Events the rule matched.")
+    counted: int = Field(description="Events that counted, after once-per periods.")
+    decay: float = Field(description="Points decay took off.")
+    capped: float = Field(description="Points the cap took off.")
+
+
+class Explanation(Model):
+    fit: list[FitPoints]
+    engagement: list[EngagementPoints]
+
+
+class Score(Model):
+    spec_version: int
+    as_of: Instant
+    fit: float
+    grade: str
+    engagement: float
+    score: float
+    explanation: Explanation
+    metrics: dict[str, Any]
+    criteria: dict[str, bool] = Field(description="Which stage criteria and segments held.")
+
+
+class Move(Model):
+    from_stage: str | None
+    to_stage: str
+    at: Instant
+    cause: str = Field(description='"rule:stages.mql", "fact:account.plan" or "user:<who>".')
+    reason: str | None
+    details: dict[str, Any]
+    fit: float | None
+    engagement: float | None
+    score: float | None
+    grade: str | None
+
+
+class TimelineEvent(Model):
+    name: str
+    type: str
+    timestamp: Instant
+    properties: dict[str, Any]
+
+
+class AccountRef(Model):
+    id: int
+    group_id: str
+    name: str | None
+    domain: str | None
+    plan: str | None
+
+
+class Person(Model):
+    id: int
+    user_id: str | None
+    email: str | None
+    name: str | None
+    stage: Stage
+    owner: str | None
+    traits: dict[str, Any]
+    account: AccountRef | None
+    score: Score | None
+    history: list[Move]
+    events: list[TimelineEvent] = Field(description="The latest events, newest first.")
+
+
+class Bant(Model):
+    budget: str = Field(pattern=STORABLE)
+    authority: str = Field(pattern=STORABLE)
+    need: str = Field(pattern=STORABLE)
+    timeline: str = Field(pattern=STORABLE)
+
+
+class ActionRequest(Model):
+    reason: str | None = Field(
+        default=None, description="Needed to nurture, disqualify and mark lost.", pattern=STORABLE
+    )
+    bant: Bant | None = Field(default=None, description="Needed to qualify.")
+
+
+class AccountSummary(Model):
+    id: int = Field(validation_alias="account_id")
+    group_id: str
+    name: str | None
+    domain: str | None
+    plan: str | None
+    people: int
+    fit: float | None
+    engagement: float | None
+    score: float | None
+    scored_at: Instant | None
+
+
+class AccountsPage(Model):
+    data: list[AccountSummary]
+    next_cursor: str | None
+
+
+class Account(AccountSummary):
+    members: list[PersonSummary] = Field(description="Its people, best score first (up to 200).")
+
+
+class SpecVersion(Model):
+    version: int
+    source: str
+    created_at: Instant
+    created_by: str
+    note: str | None
+
+
+class SpecSource(Model):
+    source: str = Field(description="The spec, as YAML.", pattern=STORABLE)
+
+
+class SpecPublish(SpecSource):
+    note: str | None = Field(default=None, description="Why this version.", pattern=STORABLE)
+
+
+class SpecProblem(Model):
+    path: str
+    line: int | None
+    column: int | None
+    message: str
+    suggestion: str | None
+
+
+class SpecCheck(Model):
+    valid: bool
+    errors: list[SpecProblem]
+
+
+class InvalidSpec(Error):
+    errors: list[SpecProblem]
+
+
+class Published(SpecVersion):
+    scored: int = Field(description="People rescored with it.")
+    moves: int = Field(description="Stage changes the rescore made.")
+
+
+class Key(Model):
+    id: int
+    kind: Literal["write", "secret"]
+    role: Literal["admin", "member", "read"] | None
+    name: str
+    prefix: str
+    created_at: Instant
+    created_by: str
+    revoked_at: Instant | None
+
+
+class KeyRequest(Model):
+    kind: Literal["write", "secret"]
+    name: str = Field(min_length=1, max_length=200, pattern=STORABLE)
+    role: Literal["admin", "member", "read"] | None = Field(
+        default=None, description="For secret keys; write keys have none."
+    )
+
+
+class NewKey(Key):
+    token: str = Field(description="The key itself; shown this once, never again.")
+
+
+class RejectedMessage(Model):
+    id: int
+    received_at: Instant
+    source: str
+    position: str | None
+    reason: str
+    payload: str = Field(description="The message as received.")
+
+
+class RejectedPage(Model):
+    data: list[RejectedMessage]
+    next_cursor: str | None

@@ -1,0 +1,82 @@
+"""The scoring spec: the live version, past versions, checking and publishing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from winnow.qualification import rescore
+from winnow.server.api import ERRORS, PREFIX, AdminKey, ReadKey, actor, now, transaction
+from winnow.server.api.models import (
+    InvalidSpec,
+    Published,
+    SpecCheck,
+    SpecProblem,
+    SpecPublish,
+    SpecSource,
+    SpecVersion,
+)
+from winnow.server.errors import ApiError, error_body
+from winnow.spec import SpecError, SpecInvalid, load_spec
+from winnow.store.specs import NoSpec, live_spec_version, publish_spec, spec_versions_of
+
+router = APIRouter(prefix=f"{PREFIX}/spec", tags=["spec"], responses=ERRORS)
+
+
+def _problems(errors: list[SpecError]) -> list[SpecProblem]:
+    return [SpecProblem.model_validate(e.as_dict()) for e in errors]
+
+
+@router.get("")
+def get_spec(key: ReadKey, request: Request) -> SpecVersion:
+    """The live spec and its version."""
+    with transaction(request) as conn:
+        try:
+            live = live_spec_version(conn, key.workspace_id)
+        except NoSpec as exc:
+            raise ApiError(404, "no_spec", str(exc)) from None
+    return SpecVersion.model_validate(live)
+
+
+@router.get("/versions")
+def get_spec_versions(key: ReadKey, request: Request) -> list[SpecVersion]:
+    """Every published version, oldest first; the last is live."""
+    with transaction(request) as conn:
+        versions = spec_versions_of(conn, key.workspace_id)
+    return [SpecVersion.model_validate(v) for v in versions]
+
+
+@router.post("/validate")
+def validate_spec(body: SpecSource, key: ReadKey) -> SpecCheck:
+    """Check a spec without publishing it: every error, with its path, line and a suggestion."""
+    try:
+        load_spec(body.source)
+    except SpecInvalid as exc:
+        return SpecCheck(valid=False, errors=_problems(exc.errors))
+    return SpecCheck(valid=True, errors=[])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Published,
+    responses={422: {"model": InvalidSpec, "description": "The spec is invalid; nothing changed."}},
+)
+def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published | JSONResponse:
+    """Publish a spec as the new live version and rescore everyone with it."""
+    at = now(request)
+    with transaction(request) as conn:
+        try:
+            published = publish_spec(
+                conn, key.workspace_id, body.source, by=actor(key), note=body.note, now=at
+            )
+        except SpecInvalid as exc:
+            problems = [p.model_dump() for p in _problems(exc.errors)]
+            answer = error_body(
+                "invalid_spec", f"the spec has {len(problems)} error(s)", errors=problems
+            )
+            return JSONResponse(answer, status_code=422)
+        report = rescore(conn, key.workspace_id, as_of=at)
+    return Published.model_validate(
+        {**vars(published), "scored": report.scored, "moves": len(report.moves)}
+    )
