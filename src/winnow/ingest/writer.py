@@ -282,6 +282,14 @@ class Writer:
         fresh, duplicates = self._fresh(messages) if record_events else (list(messages), 0)
         self.directory.preload(fresh)
         self.accounts.preload(m.group_id for m in fresh if m.group_id is not None)
+        # New accounts are created in group-id order, so that two requests creating the
+        # same accounts wait for each other instead of deadlocking (PostgreSQL).
+        first_seen: dict[str, datetime] = {}
+        for m in fresh:
+            if m.group_id is not None:
+                first_seen.setdefault(m.group_id, m.timestamp)
+        for group_id in sorted(first_seen):
+            self.accounts.ensure(group_id, first_seen[group_id])
         received = to_db(self.received_at)
         rows: list[dict[str, Any]] = []
         for m in fresh:
