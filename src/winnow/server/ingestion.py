@@ -15,6 +15,7 @@ import json
 import zlib
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -22,6 +23,7 @@ from winnow.ingest.messages import InvalidMessage
 from winnow.ingest.writer import IngestResult, ingest_batch, ingest_messages
 from winnow.server.auth import basic_user, write_key
 from winnow.server.errors import ApiError
+from winnow.store.keys import ApiKey
 from winnow.store.queue import enqueue
 
 KINDS = ("identify", "track", "page", "screen", "group", "alias", "batch")
@@ -113,8 +115,27 @@ async def ingest(kind: str, request: Request) -> dict[str, Any]:
     return _answer(result)
 
 
+# PostgreSQL may pick this transaction as a deadlock victim (concurrent requests about the
+# same people); it was rolled back whole, so it is simply run again.
+_RETRIES = 3
+
+
 def _store(state: Any, token: str | None, kind: str, body: dict[str, Any]) -> IngestResult:
     key = write_key(state.engine, token)
+    for attempt in range(_RETRIES):
+        try:
+            return _write(state, key, kind, body)
+        except sa.exc.OperationalError as exc:
+            if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT:
+                raise
+    raise AssertionError("unreachable")
+
+
+# deadlock_detected, serialization_failure
+_TRANSIENT = {"40P01", "40001"}
+
+
+def _write(state: Any, key: ApiKey, kind: str, body: dict[str, Any]) -> IngestResult:
     now = state.clock()
     limit = state.settings.max_message_bytes
     source = f"http:{key.prefix}"
