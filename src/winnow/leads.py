@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from winnow.clock import from_db, parse_instant, to_db
 from winnow.store.history import HistoryEntry, person_history
+from winnow.store.people import display_name
 from winnow.store.schema import account_scores, accounts, events, people, scores
 from winnow.store.scores import person_score
 
@@ -45,9 +46,7 @@ class LeadDetail:
 
     @property
     def name(self) -> str | None:
-        first = self.traits.get("firstName") or self.traits.get("first_name")
-        last = self.traits.get("lastName") or self.traits.get("last_name")
-        return " ".join(p for p in (first, last) if p) or self.traits.get("name")
+        return display_name(self.traits)
 
 
 def resolve_person(conn: sa.Connection, workspace_id: int, key: str) -> int:
@@ -312,14 +311,11 @@ def list_leads(
 
 def _summary(row: sa.RowMapping) -> LeadSummary:
     traits = row["traits"] or {}
-    first = traits.get("firstName") or traits.get("first_name")
-    last = traits.get("lastName") or traits.get("last_name")
-    name = " ".join(p for p in (first, last) if p) or traits.get("name")
     return LeadSummary(
         person_id=row["id"],
         user_id=row["user_id"],
         email=row["email"],
-        name=name or None,
+        name=display_name(traits),
         title=traits.get("title"),
         company=row["company"] or traits.get("company"),
         account_id=row["account_id"],

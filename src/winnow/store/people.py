@@ -44,6 +44,13 @@ class Account:
     created_at: datetime
 
 
+def display_name(traits: Mapping[str, Any]) -> str | None:
+    """A person's name from their traits: first and last name (either spelling), else `name`."""
+    first = traits.get("firstName") or traits.get("first_name")
+    last = traits.get("lastName") or traits.get("last_name")
+    return " ".join(p for p in (first, last) if p) or traits.get("name") or None
+
+
 class PersonNotFound(LookupError):
     pass
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from winnow.clock import from_db, to_db
 from winnow.engine import PersonScore
+from winnow.store.people import display_name
 from winnow.store.schema import account_scores, accounts, people, scores
 
 _CHUNK = 5000
@@ -157,16 +158,11 @@ def top_leads(
 
 def _lead(row: sa.RowMapping) -> Lead:
     traits = row["traits"] or {}
-    first, last = (
-        traits.get("firstName") or traits.get("first_name"),
-        traits.get("lastName") or traits.get("last_name"),
-    )
-    name = " ".join(p for p in (first, last) if p) or traits.get("name")
     return Lead(
         person_id=row["id"],
         email=row["email"],
         user_id=row["user_id"],
-        name=name or None,
+        name=display_name(traits),
         title=traits.get("title"),
         company=row["company"],
         stage=row["stage"],
