@@ -21,7 +21,6 @@ Decay uses exp(-ln2 * age / half_life), the same curve as 0.5 ** (age / half_lif
 
 from __future__ import annotations
 
-import ast
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,8 +155,7 @@ class _Compiler:
         values = {path: f"j_{n}" for n, path in enumerate(sorted(paths))}
         located = {}
         for path, column in values.items():
-            document = events.properties if path[0] == "properties" else events.context
-            value = json_path(document, list(path[1:]))
+            value = _event_value(events, list(path))
             if None not in paths[path]:
                 gate = events.name.isin(sorted(n for n in paths[path] if n))
                 value = ibis.ifelse(gate, value, None)
@@ -218,19 +216,14 @@ class _Compiler:
         return staged.mutate(**{c: staged[c].cast("json") for c in json_columns})
 
     # -- event-level conditions -------------------------------------------------------------
-    def event_translator(self, events: ir.Table, *, typed: bool = True) -> Translator:
+    def event_translator(self, events: ir.Table) -> Translator:
         def names(parts: list[str]) -> ir.Value:
-            if parts[0] == "event":
-                return events.name
-            document = events.properties if parts[0] == "properties" else events.context
-            return json_path(document, parts[1:])
+            return _event_value(events, parts)
 
         def extracted(parts: list[str], reading: str) -> ir.Value:
             return events[self.reads[(tuple(parts), reading)]]
 
-        return Translator(
-            names, lists=self.spec.lists, dialect=self.dialect, typed=extracted if typed else None
-        )
+        return Translator(names, lists=self.spec.lists, dialect=self.dialect, typed=extracted)
 
     def event_filter(
         self, events: ir.Table, *, name: str | None, where: Any, within: int | None
@@ -540,12 +533,12 @@ class _Compiler:
         return value
 
 
-def _path_node(path: tuple[str, ...]) -> ast.expr:
-    """An attribute chain node for a JSON path, for reading it outside any expression."""
-    node: ast.expr = ast.Name(id=path[0])
-    for part in path[1:]:
-        node = ast.Attribute(value=node, attr=part)
-    return node
+def _event_value(events: ir.Table, parts: list[str]) -> ir.Value:
+    """`event`, or the JSON value at properties.a.b / context.x of each event."""
+    if parts[0] == "event":
+        return events.name
+    document = events.properties if parts[0] == "properties" else events.context
+    return json_path(document, parts[1:])
 
 
 def compile_scores(

@@ -19,7 +19,6 @@ from winnow.engine.compile import (
     PERSON_COLUMN_NAMES,
     Inputs,
     Layout,
-    Plan,
     compile_scores,
 )
 from winnow.engine.result import FitHit, PersonScore, RuleContribution
@@ -27,7 +26,7 @@ from winnow.engine.sqlplan import (
     SENTINEL_WORKSPACE,
     TEMPLATE_PREFIX,
     SqlPlan,
-    SqlStep,
+    as_sql,
     sql_plan,
 )
 from winnow.spec.load import Spec
@@ -132,22 +131,6 @@ def score_duckdb(
 
 def _run_duckdb(con: Any, plan: SqlPlan) -> pa.Table:
     return run_plan(plan, "duckdb", lambda sql: con.execute(sql), lambda sql: _arrow(con.sql(sql)))
-
-
-def as_sql(plan: Plan, dialect: str) -> SqlPlan:
-    """A plan compiled for one instant as SQL text, ready to run."""
-    return SqlPlan(
-        steps=tuple(
-            SqlStep(
-                name=s.name,
-                sql=str(ibis.to_sql(s.table, dialect=dialect)),
-                materialize=s.materialize,
-            )
-            for s in plan.steps
-        ),
-        final=str(ibis.to_sql(plan.final, dialect=dialect)),
-        layout=plan.layout,
-    )
 
 
 def score_frames(

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import ibis
 
 from winnow.clock import from_db, to_db
-from winnow.engine.compile import Inputs, Layout, compile_scores
+from winnow.engine.compile import Inputs, Layout, Plan, compile_scores
 from winnow.spec.load import Spec
 
 SENTINEL_EPOCH = 9_876_543_210  # the year 2282
@@ -74,6 +74,22 @@ _CACHE_SIZE = 64
 _LOCK = threading.Lock()
 
 
+def as_sql(plan: Plan, dialect: str) -> SqlPlan:
+    """A compiled plan as SQL text."""
+    return SqlPlan(
+        steps=tuple(
+            SqlStep(
+                name=s.name,
+                sql=str(ibis.to_sql(s.table, dialect=dialect)),
+                materialize=s.materialize,
+            )
+            for s in plan.steps
+        ),
+        final=str(ibis.to_sql(plan.final, dialect=dialect)),
+        layout=plan.layout,
+    )
+
+
 def sql_plan(
     spec: Spec,
     inputs: Callable[[], Inputs],
@@ -101,18 +117,7 @@ def sql_plan(
         recycling=recycling,
         prefix=TEMPLATE_PREFIX,
     )
-    compiled = SqlPlan(
-        steps=tuple(
-            SqlStep(
-                name=step.name,
-                sql=str(ibis.to_sql(step.table, dialect=dialect)),
-                materialize=step.materialize,
-            )
-            for step in plan.steps
-        ),
-        final=str(ibis.to_sql(plan.final, dialect=dialect)),
-        layout=plan.layout,
-    )
+    compiled = as_sql(plan, dialect)
     for sql in (compiled.final, *(step.sql for step in compiled.steps)):
         # Every sentinel must stand alone, or rendering would leave one behind.
         standing = sql.count(str(SENTINEL_EPOCH)) + sql.count(str(SENTINEL_WORKSPACE))
