@@ -12,6 +12,7 @@ everyone, as of the last day, brings decayed scores and time windows up to date.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -101,13 +102,14 @@ class _SalesTeam:
         self.queue: list[tuple[datetime, int, str, str]] = []
         self.reviewed: set[str] = set()
         self.moves = 0
+        self._order = itertools.count()  # steps due at the same instant keep their order
         self.paying: set[str] = set()
         self.accounts = {
             r.user_id: r.company.group_id for r in world.residents if r.company is not None
         }
 
     def schedule(self, at: datetime, user_id: str, step: str) -> None:
-        heapq.heappush(self.queue, (at, len(self.queue) + self.moves, user_id, step))
+        heapq.heappush(self.queue, (at, next(self._order), user_id, step))
 
     def notice(self, moves: Iterable[Move]) -> None:
         """Leads that just became MQLs or PQLs join the review queue."""

@@ -118,6 +118,8 @@ async def ingest(kind: str, request: Request) -> dict[str, Any]:
 # PostgreSQL may pick this transaction as a deadlock victim (concurrent requests about the
 # same people); it was rolled back whole, so it is simply run again.
 _RETRIES = 3
+# deadlock_detected, serialization_failure
+_TRANSIENT = {"40P01", "40001"}
 
 
 def _store(state: Any, token: str | None, kind: str, body: dict[str, Any]) -> IngestResult:
@@ -129,10 +131,6 @@ def _store(state: Any, token: str | None, kind: str, body: dict[str, Any]) -> In
             if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT:
                 raise
     raise AssertionError("unreachable")
-
-
-# deadlock_detected, serialization_failure
-_TRANSIENT = {"40P01", "40001"}
 
 
 def _write(state: Any, key: ApiKey, kind: str, body: dict[str, Any]) -> IngestResult:
