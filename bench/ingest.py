@@ -47,6 +47,7 @@ import base64
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -888,6 +889,9 @@ def run_backend(
 
 
 def main() -> int:
+    # Stopped with SIGTERM (a timeout, kill): exit through the finally blocks, which stop
+    # the servers this run started and drop its PostgreSQL schemas.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)

@@ -36,7 +36,14 @@ from tests.factories import CREATED, make_group, make_identify, make_page, make_
 from winnow.clock import from_db
 from winnow.ingest import ingest_messages
 from winnow.lifecycle import IllegalMove, Move, Snapshot
-from winnow.qualification import PersonNotFound, RescoreReport, act, rescore
+from winnow.qualification import (
+    PersonNotFound,
+    RescoreReport,
+    act,
+    apply_scores,
+    rescore,
+    score_people,
+)
 from winnow.store.history import HistoryEntry, person_history
 from winnow.store.people import find_person, get_person
 from winnow.store.scores import person_score
@@ -529,6 +536,25 @@ def test_disqualified_people_are_not_promoted_by_rules(
     assert report.moves == ()
     assert stored(conn, workspace.id, ada)["criteria"]["mql"] is True
     assert get_person(conn, workspace.id, ada).stage == "disqualified"
+
+
+def test_a_person_who_moved_after_being_scored_is_not_promoted_from_the_stage_scored(
+    conn: sa.Connection, workspace: Workspace
+) -> None:
+    # The scorer scores on a reader and stores later; a rep may act in between.
+    ids = build_world(conn, workspace.id)
+    ada = ids["u1"]
+    scoring = score_people(conn, workspace.id, as_of=AS_OF)
+    act(conn, workspace.id, ada, "disqualify", actor="aiko", reason="competitor", at=AS_OF)
+
+    report = apply_scores(conn, workspace.id, scoring)
+
+    assert report.moves == ()
+    assert get_person(conn, workspace.id, ada).stage == "disqualified"
+    assert stored(conn, workspace.id, ada)["score"] == 85.0
+    # Scored again, from the stage she has now: rules never promote the disqualified.
+    scoring = score_people(conn, workspace.id, as_of=AS_OF, person_ids=[ada], on="store")
+    assert apply_scores(conn, workspace.id, scoring).moves == ()
 
 
 def test_qualifying_needs_all_four_bant_fields(conn: sa.Connection, workspace: Workspace) -> None:

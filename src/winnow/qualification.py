@@ -20,7 +20,7 @@ from winnow.engine import PersonScore, score_frames, score_store
 from winnow.lifecycle import Move, Snapshot, manual_move, promotions
 from winnow.spec import Spec
 from winnow.store.frames import load_frames
-from winnow.store.history import record_moves
+from winnow.store.history import current_stages, record_moves
 from winnow.store.schema import people, scores
 from winnow.store.scores import save_scores
 from winnow.store.specs import live_spec
@@ -32,6 +32,16 @@ class RescoreReport:
     as_of: datetime
     scored: int
     moves: tuple[Move, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scoring:
+    """Scores computed and not yet stored (see `score_people` and `apply_scores`)."""
+
+    spec_version: int
+    as_of: datetime
+    results: tuple[PersonScore, ...]
+    everyone: bool
 
 
 def rescore(
@@ -48,6 +58,20 @@ def rescore(
     `on` picks where the engine runs: "store" (inside the database, best for a few
     people), "duckdb" (copy out and score everyone at once), or "auto".
     """
+    scoring = score_people(conn, workspace_id, as_of=as_of, person_ids=person_ids, spec=spec, on=on)
+    return apply_scores(conn, workspace_id, scoring)
+
+
+def score_people(
+    conn: sa.Connection,
+    workspace_id: int,
+    *,
+    as_of: datetime | None = None,
+    person_ids: Iterable[int] | None = None,
+    spec: tuple[int, Spec] | None = None,
+    on: str = "auto",
+) -> Scoring:
+    """The scoring half of `rescore`: reads only, so it can run outside a write transaction."""
     if on not in ("auto", "store", "duckdb"):
         raise ValueError(f"on must be auto, store or duckdb, not {on!r}")
     as_of = as_of or utcnow()
@@ -59,12 +83,33 @@ def rescore(
         results = score_frames(compiled, **load_frames(conn, workspace_id), as_of=as_of)
     else:
         results = score_store(conn, workspace_id, compiled, as_of=as_of, person_ids=person_ids)
+    return Scoring(spec_version=version, as_of=as_of, results=tuple(results), everyone=everyone)
+
+
+def apply_scores(conn: sa.Connection, workspace_id: int, scoring: Scoring) -> RescoreReport:
+    """The writing half of `rescore`: store the scores and make the promotions.
+
+    A person whose stage changed since they were scored (someone acted meanwhile) is not
+    promoted from the stage the scoring saw; their next scoring decides.
+    """
+    results, as_of = scoring.results, scoring.as_of
     save_scores(
-        conn, workspace_id, results, spec_version=version, as_of=as_of, replace_all=everyone
+        conn,
+        workspace_id,
+        results,
+        spec_version=scoring.spec_version,
+        as_of=as_of,
+        replace_all=scoring.everyone,
     )
     moves = [move for result in results for move in _promotions(result, as_of)]
+    if moves:
+        seen = {r.person_id: r.stage for r in results}
+        now = current_stages(conn, workspace_id, {m.person_id for m in moves})
+        moves = [m for m in moves if now.get(m.person_id) == seen[m.person_id]]
     record_moves(conn, workspace_id, moves)
-    return RescoreReport(spec_version=version, as_of=as_of, scored=len(results), moves=tuple(moves))
+    return RescoreReport(
+        spec_version=scoring.spec_version, as_of=as_of, scored=len(results), moves=tuple(moves)
+    )
 
 
 def _promotions(result: PersonScore, at: datetime) -> list[Move]:

@@ -40,7 +40,7 @@ def theirs(conn: sa.Connection, workspace: Workspace, **values: Any) -> int:
         owner=None,
         created_at=RECEIVED,
     )
-    new_id = store.insert_person(conn, workspace.id, person, now=RECEIVED)
+    [new_id] = store.insert_people(conn, workspace.id, [person], now=RECEIVED)
     assert new_id is not None
     return new_id
 

@@ -57,8 +57,8 @@ def other_workspace_key(server: Server) -> str:
     return secret_key(server, "admin", workspace_id=other.id)
 
 
-def send(server: Server, *messages: dict[str, Any]) -> None:
-    body = {"batch": list(messages), "writeKey": server.write_key}
+def send(server: Server, *messages: dict[str, Any], token: str | None = None) -> None:
+    body = {"batch": list(messages), "writeKey": token or server.write_key}
     answer = httpx.post(f"{server.url}/v1/batch", json=body)
     assert answer.status_code == 200 and answer.json()["rejected"] == [], answer.text
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import threading
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
@@ -217,3 +219,52 @@ def test_an_account_that_starts_paying_makes_all_its_people_customers(server: Se
     with server.engine.connect() as conn:
         stages = {who: find_person(conn, server.workspace_id, who).stage for who in ("ada", "bo")}
     assert stages == {"ada": "customer", "bo": "customer"}
+
+
+def test_a_request_chosen_as_deadlock_victim_is_run_again(server: Server) -> None:
+    # PostgreSQL only: SQLite has one writer and cannot deadlock.
+    if server.engine.dialect.name != "postgresql":
+        pytest.skip("deadlocks between writers happen on PostgreSQL")
+    send = make_batch(make_identify(userId="u1"), make_identify(userId="u2"))
+    assert (
+        httpx.post(f"{server.url}/v1/batch", json=send, auth=(server.write_key, "")).status_code
+        == 200
+    )
+    with server.engine.connect() as conn:
+        first, second = (find_person(conn, server.workspace_id, u).id for u in ("u1", "u2"))
+    answers: list[httpx.Response] = []
+    body = make_batch(
+        make_track(userId="u1", messageId="m-1"), make_track(userId="u2", messageId="m-2")
+    )
+    lock = "SELECT id FROM people WHERE id = :id FOR UPDATE"
+    with server.engine.connect() as blocker:
+        # The blocker waits patiently, so the request is the one to find the deadlock
+        # (PostgreSQL aborts the transaction that detects it).
+        blocker.execute(sa.text("SET LOCAL deadlock_timeout = '60s'"))
+        blocker.execute(sa.text(lock), {"id": second})
+        request = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    f"{server.url}/v1/batch", json=body, auth=(server.write_key, ""), timeout=60
+                )
+            )
+        )
+        request.start()
+        # The request locks the first person, then waits for the second...
+        waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> :blocker")
+        blocker_pid = blocker.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        while True:
+            # A connection of its own: statistics views hold still within a transaction.
+            with server.engine.connect() as watcher:
+                if watcher.execute(waiting, {"blocker": blocker_pid}).scalar_one():
+                    break
+            request.join(0.01)
+            assert request.is_alive(), "the request finished without waiting for the lock"
+        # ...and the blocker asks for the first: a cycle. This returns once PostgreSQL
+        # has rolled the request's transaction back.
+        blocker.execute(sa.text(lock), {"id": first})
+        blocker.commit()
+    request.join()
+    assert [a.status_code for a in answers] == [200]
+    assert (answers[0].json()["accepted"], answers[0].json()["duplicates"]) == (2, 0)
+    assert [m for _, m in stored_events(server) if m.startswith("m-")] == ["m-1", "m-2"]

@@ -7,6 +7,7 @@ generated requests with an admin key over a seeded workspace; each answer must n
 
 from __future__ import annotations
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case
@@ -34,7 +35,7 @@ def test_the_api_conforms_to_its_openapi_document(server: Server) -> None:
     )
     headers = {"Authorization": f"Bearer {server.secret_key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13
+    assert len(operations) == 15
     for operation in operations:
         if operation.method.upper() == "DELETE":
             continue
@@ -53,3 +54,13 @@ def test_the_api_conforms_to_its_openapi_document(server: Server) -> None:
             case.call_and_validate(base_url=server.url, headers=headers, checks=CHECKS)
 
         conforms()
+
+
+def test_the_document_says_which_key_each_operation_takes(server: Server) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert (schemes["writeKey"]["scheme"], schemes["secretKey"]["scheme"]) == ("basic", "bearer")
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            expected = [{"writeKey": []}] if path.startswith("/v1/") else [{"secretKey": []}]
+            assert operation["security"] == expected, (method, path)

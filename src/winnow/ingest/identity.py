@@ -326,27 +326,30 @@ class Directory:
 
     def _store(self, draft: Draft) -> Draft:
         """Insert a provisional person; returns whoever it is now (theirs, after a race)."""
-        if draft.stored:
-            return draft
-        new_id = store.insert_person(
-            self.conn, self.workspace_id, draft.saved(), now=self.received_at
+        return self._store_all([draft])[0]
+
+    def _store_all(self, drafts: list[Draft]) -> list[Draft]:
+        """Insert provisional people in one statement; each becomes whoever it is now."""
+        new = [d for d in drafts if not d.stored]
+        ids = store.insert_people(
+            self.conn, self.workspace_id, [d.saved() for d in new], now=self.received_at
         )
-        if new_id is None:
-            # Another transaction created this user id meanwhile: ours folds into theirs,
-            # with this call's values on top, and theirs keeps its own history.
-            assert draft.user_id is not None
-            found = store.load_people(self.conn, self.workspace_id, "user_id", [draft.user_id])
-            self._load(found)
-            theirs = self.drafts[found[0].id]
-            self._fold(draft, into=theirs, theirs_win=True)
-            return theirs
-        del self.drafts[draft.id]
-        self._became[draft.id] = new_id
-        draft.id = new_id
-        draft.changed = False
-        self._register(draft)
-        self._created.add(new_id)
-        return draft
+        for draft, new_id in zip(new, ids, strict=True):
+            if new_id is None:
+                # Another transaction created this user id meanwhile: ours folds into
+                # theirs, with this call's values on top, and theirs keeps its own history.
+                assert draft.user_id is not None
+                found = store.load_people(self.conn, self.workspace_id, "user_id", [draft.user_id])
+                self._load(found)
+                self._fold(draft, into=self.drafts[found[0].id], theirs_win=True)
+                continue
+            del self.drafts[draft.id]
+            self._became[draft.id] = new_id
+            draft.id = new_id
+            draft.changed = False
+            self._register(draft)
+            self._created.add(new_id)
+        return [self.drafts[self.alive(d.id)] for d in drafts]
 
     def _link(self, anonymous_id: str, person: Draft) -> None:
         """Let an id resolve to the person (stored by `flush`) unless it resolves already."""
@@ -376,8 +379,7 @@ class Directory:
 
     def flush(self) -> None:
         """Store new people and ids, save what changed, then record the moves."""
-        for draft in [d for d in self.drafts.values() if not d.stored]:
-            self._store(draft)
+        self._store_all([d for d in self.drafts.values() if not d.stored])
         self._store_links()
         changed = [d for d in self.drafts.values() if d.changed]
         store.save_people(

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from winnow import jsoncodec
 from winnow.clock import to_db
 from winnow.ingest.identity import Directory
 from winnow.ingest.messages import (
@@ -117,7 +118,7 @@ def _ingest(
     for index, (original, item) in enumerate(zip(originals, items, strict=True)):
         try:
             if max_message_bytes is not None:
-                size = len(verbatim(original).encode())
+                size = len(jsoncodec.encode(original, lenient=True))
                 if size > max_message_bytes:
                     raise InvalidMessage(
                         f"the message is {size} bytes; the limit is {max_message_bytes}"
@@ -147,7 +148,7 @@ def _ingest(
 
 
 def verbatim(payload: Any) -> str:
-    """A rejected payload as JSON text, whatever it holds."""
+    """A rejected payload as JSON text, whatever it holds (NaN included, unlike the store)."""
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
@@ -213,20 +214,18 @@ class Accounts:
         self.drafts[account.group_id] = draft
         return draft
 
-    def ensure(self, group_id: str, at: datetime) -> AccountDraft:
-        """The account with this group id, created (empty) if there is none; preload first."""
-        if group_id in self.drafts:
-            return self.drafts[group_id]
-        new_id = store.insert_account(
-            self.conn, self.workspace_id, group_id=group_id, at=at, now=self.received_at
-        )
-        if new_id is None:
-            # Created meanwhile by another transaction: use theirs.
-            found = store.load_accounts(self.conn, self.workspace_id, "group_id", [group_id])
-            return self._load(found[0])
-        draft = AccountDraft(id=new_id, name=None, domain=None, plan=None, traits={}, created_at=at)
-        self.drafts[group_id] = draft
-        return draft
+    def ensure(self, first_seen: Mapping[str, datetime]) -> None:
+        """Create (empty) the accounts of these group ids that do not exist; preload first."""
+        wanted = {g: at for g, at in first_seen.items() if g not in self.drafts}
+        created = store.insert_accounts(self.conn, self.workspace_id, wanted, now=self.received_at)
+        for group_id, new_id in created.items():
+            self.drafts[group_id] = AccountDraft(
+                id=new_id, name=None, domain=None, plan=None, traits={}, created_at=wanted[group_id]
+            )
+        # Created meanwhile by another transaction: use theirs.
+        raced = set(wanted) - created.keys()
+        for account in store.load_accounts(self.conn, self.workspace_id, "group_id", raced):
+            self._load(account)
 
     def set_traits(self, account: AccountDraft, traits: Mapping[str, Any]) -> None:
         # Nulls remove nothing, as for people (see identity.Directory.set_traits).
@@ -282,14 +281,11 @@ class Writer:
         fresh, duplicates = self._fresh(messages) if record_events else (list(messages), 0)
         self.directory.preload(fresh)
         self.accounts.preload(m.group_id for m in fresh if m.group_id is not None)
-        # New accounts are created in group-id order, so that two requests creating the
-        # same accounts wait for each other instead of deadlocking (PostgreSQL).
         first_seen: dict[str, datetime] = {}
         for m in fresh:
             if m.group_id is not None:
                 first_seen.setdefault(m.group_id, m.timestamp)
-        for group_id in sorted(first_seen):
-            self.accounts.ensure(group_id, first_seen[group_id])
+        self.accounts.ensure(first_seen)
         received = to_db(self.received_at)
         rows: list[dict[str, Any]] = []
         for m in fresh:
@@ -299,7 +295,7 @@ class Writer:
             if m.email is not None and m.type == "identify":
                 self.directory.set_email(person, m.email)
             if m.group_id is not None:
-                account = self.accounts.ensure(m.group_id, m.timestamp)
+                account = self.accounts.drafts[m.group_id]
                 if m.account_traits:
                     self.accounts.set_traits(account, m.account_traits)
                 self.directory.set_account(person, account.id)
@@ -327,8 +323,12 @@ class Writer:
     def write_accounts(self, rows: Sequence[tuple[str, Mapping[str, Any], datetime]]) -> int:
         """Create or update accounts from (group id, traits, created at); returns how many."""
         self.accounts.preload(group_id for group_id, _, _ in rows)
-        for group_id, traits, at in rows:
-            self.accounts.set_traits(self.accounts.ensure(group_id, at), traits)
+        first_seen: dict[str, datetime] = {}
+        for group_id, _, at in rows:
+            first_seen.setdefault(group_id, at)
+        self.accounts.ensure(first_seen)
+        for group_id, traits, _ in rows:
+            self.accounts.set_traits(self.accounts.drafts[group_id], traits)
         self.accounts.flush()
         return len(rows)
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from winnow import __version__
 from winnow.clock import utcnow
 from winnow.server import errors, ingestion
-from winnow.server.api import accounts, keys, people, rejected, spec
+from winnow.server.api import accounts, keys, people, rejected, spec, workspaces
 from winnow.server.scorer import Scorer
 from winnow.server.settings import Settings
 from winnow.store.db import open_store
@@ -68,4 +68,5 @@ def create_app(
     app.include_router(spec.router)
     app.include_router(keys.router)
     app.include_router(rejected.router)
+    app.include_router(workspaces.router)
     return app

@@ -11,10 +11,37 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBase, HTTPBearer
+from fastapi.security.base import SecurityBase
 
 from winnow.server.errors import ApiError
 from winnow.store.keys import ApiKey, authenticate
+
+
+class Declared(SecurityBase):
+    """A security scheme for the OpenAPI document only; the functions below read the keys,
+    so that every failure is answered in Winnow's error format."""
+
+    def __init__(self, name: str, model: HTTPBase) -> None:
+        self.scheme_name = name
+        self.model = model
+
+    async def __call__(self, request: Request) -> None:
+        return None
+
+
+write_key_scheme = Declared(
+    "writeKey",
+    HTTPBase(
+        scheme="basic",
+        description="A write key as the Basic-auth user name (or `writeKey` in the body).",
+    ),
+)
+secret_key_scheme = Declared(
+    "secretKey",
+    HTTPBearer(description="A secret API key: `Authorization: Bearer wn_secret_...`."),
+)
 
 
 def basic_user(request: Request) -> str | None:
@@ -46,7 +73,7 @@ def write_key(engine: sa.Engine, token: str | None) -> ApiKey:
     return key
 
 
-def secret_key(request: Request) -> ApiKey:
+def secret_key(request: Request, declared: Annotated[None, Security(secret_key_scheme)]) -> ApiKey:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

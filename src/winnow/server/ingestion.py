@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import zlib
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Security
 from fastapi.concurrency import run_in_threadpool
 
+from winnow import jsoncodec
 from winnow.ingest.messages import InvalidMessage
 from winnow.ingest.writer import IngestResult, ingest_batch, ingest_messages
-from winnow.server.auth import basic_user, write_key
+from winnow.server.auth import basic_user, write_key, write_key_scheme
 from winnow.server.errors import ApiError
+from winnow.store.db import write_transaction
 from winnow.store.keys import ApiKey
 from winnow.store.queue import enqueue
 
@@ -72,7 +73,7 @@ async def _body(request: Request, limit: int) -> Any:
         except (zlib.error, gzip.BadGzipFile, EOFError):
             raise ApiError(400, "invalid_gzip", "the body is not valid gzip") from None
     try:
-        return json.loads(raw)
+        return jsoncodec.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
@@ -91,6 +92,7 @@ def _answer(result: IngestResult) -> dict[str, Any]:
     openapi_extra=_BODY,
     responses={200: {"content": {"application/json": {"schema": _ANSWER}}}},
     summary="Send Segment messages (identify, track, page, screen, group, alias, batch)",
+    dependencies=[Security(write_key_scheme)],
 )
 async def ingest(kind: str, request: Request) -> dict[str, Any]:
     if kind not in KINDS:
@@ -137,7 +139,7 @@ def _write(state: Any, key: ApiKey, kind: str, body: dict[str, Any]) -> IngestRe
     now = state.clock()
     limit = state.settings.max_message_bytes
     source = f"http:{key.prefix}"
-    with state.engine.begin() as conn:
+    with write_transaction(state.engine) as conn:
         if kind == "batch":
             try:
                 result = ingest_batch(

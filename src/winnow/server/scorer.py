@@ -1,10 +1,16 @@
 """Real-time scoring: queued people rescored in micro-batches; everyone, now and then.
 
 One loop serves the in-process scorer of `winnow serve` and the `winnow worker`
-processes: claim queued people (on PostgreSQL, rows locked with SKIP LOCKED, so workers
-never take the same person), rescore them in the store as of now, commit; when the
+processes: claim queued people, rescore them in the store as of now, commit; when the
 queue is empty, rescore whole workspaces whose last full rescore is older than the
 interval, so that decay and time windows stay true for people nobody touched.
+
+On PostgreSQL a micro-batch is one transaction: the claimed queue rows stay locked
+(SKIP LOCKED) while the batch is scored, so workers never take the same person. SQLite
+has one writer, and a scoring held as a write transaction would stall ingestion for
+its whole length; there the claim commits at once, the scoring reads, and only storing
+the results writes. If scoring fails the claimed people go back in the queue (and the
+full rescore at every start catches a process that died in between).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ import sqlalchemy as sa
 
 from winnow.clock import utcnow
 from winnow.engine.run import with_account_members
-from winnow.qualification import rescore
-from winnow.store.queue import claim
+from winnow.qualification import apply_scores, score_people
+from winnow.store.db import write_transaction
+from winnow.store.queue import claim, enqueue
 from winnow.store.schema import workspaces
 from winnow.store.specs import NoSpec
 
@@ -42,18 +49,49 @@ class Scorer:
 
     def score_queued(self) -> int:
         """One micro-batch: claim, rescore, commit. Returns how many people it claimed."""
+        if self.engine.dialect.name == "sqlite":
+            return self._score_queued_apart()
         with self.engine.begin() as conn:
             claimed = claim(conn, limit=self.batch)
-            now = self.clock()
             for workspace_id, person_ids in claimed.items():
-                # Their account-mates too: a rollup, and criteria on account.score, move
-                # with every member's engagement.
-                everyone = with_account_members(conn, workspace_id, person_ids)
-                try:
-                    rescore(conn, workspace_id, as_of=now, person_ids=everyone, on="store")
-                except NoSpec:
-                    continue  # nothing to score with; publishing a spec rescores everyone
+                self._rescore(conn, conn, workspace_id, person_ids)
         return sum(len(ids) for ids in claimed.values())
+
+    def _score_queued_apart(self) -> int:
+        with write_transaction(self.engine) as conn:
+            claimed = claim(conn, limit=self.batch)
+        for workspace_id, person_ids in claimed.items():
+            try:
+                with self.engine.connect() as reader:
+                    self._rescore(reader, None, workspace_id, person_ids)
+            except Exception:
+                with write_transaction(self.engine) as conn:
+                    enqueue(conn, workspace_id, person_ids, at=self.clock())
+                raise
+        return sum(len(ids) for ids in claimed.values())
+
+    def _rescore(
+        self,
+        reader: sa.Connection,
+        writer: sa.Connection | None,
+        workspace_id: int,
+        person_ids: list[int],
+    ) -> None:
+        """Score with `reader`, store with `writer` (None: a write transaction of its own)."""
+        # Their account-mates too: a rollup, and criteria on account.score, move with
+        # every member's engagement.
+        everyone = with_account_members(reader, workspace_id, person_ids)
+        try:
+            scoring = score_people(
+                reader, workspace_id, as_of=self.clock(), person_ids=everyone, on="store"
+            )
+        except NoSpec:
+            return  # nothing to score with; publishing a spec rescores everyone
+        if writer is not None:
+            apply_scores(writer, workspace_id, scoring)
+            return
+        with write_transaction(self.engine) as conn:
+            apply_scores(conn, workspace_id, scoring)
 
     def score_stale(self) -> int:
         """Rescore everyone in workspaces not fully rescored for `full_every`."""
@@ -62,11 +100,15 @@ class Scorer:
             ids = conn.execute(sa.select(workspaces.c.id).order_by(workspaces.c.id)).scalars()
             due = [w for w in ids if w not in self._full_done or self._stale(w, now)]
         for workspace_id in due:
-            with self.engine.begin() as conn:
-                try:
-                    rescore(conn, workspace_id, as_of=now)
-                except NoSpec:
-                    pass
+            # Scored on a reader, stored in a write transaction of its own (see the top).
+            try:
+                with self.engine.connect() as reader:
+                    scoring = score_people(reader, workspace_id, as_of=now)
+            except NoSpec:
+                scoring = None
+            if scoring is not None:
+                with write_transaction(self.engine) as conn:
+                    apply_scores(conn, workspace_id, scoring)
             self._full_done[workspace_id] = now
         return len(due)
 

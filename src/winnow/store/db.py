@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from ibis.backends.sqlite.udf import register_all as register_sqlite_functions
+
+from winnow import jsoncodec
 
 DEFAULT_URL = "sqlite:///winnow.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,6 +47,8 @@ def _regex_search(text: str | None, pattern: str | None) -> bool | None:
 def create_engine(url: str = DEFAULT_URL, **kwargs: Any) -> sa.Engine:
     """An engine for a store URL; SQLite files get WAL and foreign keys."""
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", jsoncodec.dumps)
+    kwargs.setdefault("json_deserializer", jsoncodec.loads)
     if url.startswith("sqlite"):
         path = sa.make_url(url).database
         if path and path != ":memory:":
@@ -71,6 +79,29 @@ def create_engine(url: str = DEFAULT_URL, **kwargs: Any) -> sa.Engine:
         dbapi_conn.commit()
 
     return engine
+
+
+# One lock per SQLite engine: see write_transaction.
+_sqlite_writers: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_sqlite_writers_guard = threading.Lock()
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """`engine.begin()` for a transaction that writes; on SQLite, one at a time per process.
+
+    SQLite has one writer at a time. Threads that find the database locked wait in its
+    busy handler, which sleeps in growing steps and wakes late; queueing them on a lock
+    hands the database over the moment it is free. PostgreSQL writes in parallel.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _sqlite_writers_guard:
+        lock = _sqlite_writers.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 def alembic_config(engine: sa.Engine) -> Config:

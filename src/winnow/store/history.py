@@ -31,36 +31,66 @@ class HistoryEntry:
 
 def record_moves(conn: sa.Connection, workspace_id: int, moves: Iterable[Move]) -> int:
     """Apply moves to people and append them to the history; returns how many."""
-    rows = []
-    for move in moves:
-        values: dict[str, Any] = {"stage": move.to_stage, "stage_changed_at": to_db(move.at)}
-        if move.to_stage == "nurture":
-            # Engagement counts afresh from here (see winnow.engine.compile).
-            values["recycled_at"] = to_db(move.at)
-        conn.execute(
-            people.update()
-            .where(people.c.workspace_id == workspace_id, people.c.id == move.person_id)
-            .values(**values)
-        )
-        rows.append(
+    moves = list(moves)
+    if not moves:
+        return 0
+    # One statement for all: a move to nurture also sets recycled_at (engagement counts
+    # afresh from there, see winnow.engine.compile); the others keep theirs.
+    conn.execute(
+        people.update()
+        .where(people.c.workspace_id == workspace_id, people.c.id == sa.bindparam("m_person"))
+        .values(
+            stage=sa.bindparam("m_stage"),
+            stage_changed_at=sa.bindparam("m_at"),
+            recycled_at=sa.case(
+                (sa.bindparam("m_recycles", type_=sa.Boolean), sa.bindparam("m_at")),
+                else_=people.c.recycled_at,
+            ),
+        ),
+        [
+            {
+                "m_person": m.person_id,
+                "m_stage": m.to_stage,
+                "m_at": to_db(m.at),
+                "m_recycles": m.to_stage == "nurture",
+            }
+            for m in moves
+        ],
+    )
+    conn.execute(
+        stage_history.insert(),
+        [
             {
                 "workspace_id": workspace_id,
-                "person_id": move.person_id,
-                "from_stage": move.from_stage,
-                "to_stage": move.to_stage,
-                "at": to_db(move.at),
-                "cause": move.cause,
-                "reason": move.reason,
-                "details": dict(move.details),
-                "fit": move.snapshot.fit,
-                "engagement": move.snapshot.engagement,
-                "score": move.snapshot.score,
-                "grade": move.snapshot.grade,
+                "person_id": m.person_id,
+                "from_stage": m.from_stage,
+                "to_stage": m.to_stage,
+                "at": to_db(m.at),
+                "cause": m.cause,
+                "reason": m.reason,
+                "details": dict(m.details),
+                "fit": m.snapshot.fit,
+                "engagement": m.snapshot.engagement,
+                "score": m.snapshot.score,
+                "grade": m.snapshot.grade,
             }
-        )
-    if rows:
-        conn.execute(stage_history.insert(), rows)
-    return len(rows)
+            for m in moves
+        ],
+    )
+    return len(moves)
+
+
+def current_stages(
+    conn: sa.Connection, workspace_id: int, person_ids: Iterable[int]
+) -> dict[int, str]:
+    """Each person's stage now, row-locked (PostgreSQL) until the caller commits."""
+    query = (
+        sa.select(people.c.id, people.c.stage)
+        .where(people.c.workspace_id == workspace_id, people.c.id.in_(sorted(set(person_ids))))
+        .order_by(people.c.id)
+        .with_for_update(key_share=True)
+    )
+    return {person_id: stage for person_id, stage in conn.execute(query)}
 
 
 def person_history(conn: sa.Connection, workspace_id: int, person_id: int) -> list[HistoryEntry]:

@@ -169,30 +169,51 @@ def identities_of(
     return found
 
 
-def insert_person(
-    conn: sa.Connection, workspace_id: int, person: Person, *, now: datetime
-) -> int | None:
-    """Store a new person (its `id` is ignored); None when the user id was taken meanwhile."""
-    statement = (
-        insert_or_skip(conn, people)
-        .values(
-            workspace_id=workspace_id,
-            user_id=person.user_id,
-            email=person.email,
-            email_domain=person.email_domain,
-            account_id=person.account_id,
-            traits=dict(person.traits),
-            stage=person.stage,
-            stage_changed_at=to_db(person.stage_changed_at),
-            recycled_at=to_db(person.recycled_at) if person.recycled_at else None,
-            owner=person.owner,
-            created_at=to_db(person.created_at),
-            updated_at=to_db(now),
+def insert_people(
+    conn: sa.Connection, workspace_id: int, new: Sequence[Person], *, now: datetime
+) -> list[int | None]:
+    """Store new people (their `id`s are ignored); returns the ids, in order.
+
+    None for a person whose user id another transaction took meanwhile. People without a
+    user id cannot collide, so their ids come back in the order given.
+    """
+    ids: list[int | None] = [None] * len(new)
+    identified = [i for i, p in enumerate(new) if p.user_id is not None]
+    anonymous = [i for i, p in enumerate(new) if p.user_id is None]
+    statement = insert_or_skip(conn, people)
+    if identified:
+        rows = conn.execute(
+            statement.returning(people.c.user_id, people.c.id),
+            [_person_row(workspace_id, new[i], now) for i in identified],
         )
-        .returning(people.c.id)
-    )
-    new_id = conn.execute(statement).scalar()
-    return None if new_id is None else int(new_id)
+        taken = {user_id: new_id for user_id, new_id in rows}
+        for i in identified:
+            ids[i] = taken.get(new[i].user_id)
+    if anonymous:
+        made = conn.execute(
+            statement.returning(people.c.id, sort_by_parameter_order=True),
+            [_person_row(workspace_id, new[i], now) for i in anonymous],
+        ).scalars()
+        for i, new_id in zip(anonymous, made, strict=True):
+            ids[i] = new_id
+    return ids
+
+
+def _person_row(workspace_id: int, person: Person, now: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "user_id": person.user_id,
+        "email": person.email,
+        "email_domain": person.email_domain,
+        "account_id": person.account_id,
+        "traits": dict(person.traits),
+        "stage": person.stage,
+        "stage_changed_at": to_db(person.stage_changed_at),
+        "recycled_at": to_db(person.recycled_at) if person.recycled_at else None,
+        "owner": person.owner,
+        "created_at": to_db(person.created_at),
+        "updated_at": to_db(now),
+    }
 
 
 def link_identities(conn: sa.Connection, workspace_id: int, links: Mapping[str, int]) -> set[str]:
@@ -301,23 +322,32 @@ def group_ids_by_name(
     return found
 
 
-def insert_account(
-    conn: sa.Connection, workspace_id: int, *, group_id: str, at: datetime, now: datetime
-) -> int | None:
-    """A new, empty account; None when the group id was taken meanwhile."""
-    statement = (
-        insert_or_skip(conn, accounts)
-        .values(
-            workspace_id=workspace_id,
-            group_id=group_id,
-            traits={},
-            created_at=to_db(at),
-            updated_at=to_db(now),
-        )
-        .returning(accounts.c.id)
+def insert_accounts(
+    conn: sa.Connection, workspace_id: int, new: Mapping[str, datetime], *, now: datetime
+) -> dict[str, int]:
+    """New, empty accounts from group id -> created at; returns the ids of those created.
+
+    A group id another transaction took meanwhile is left out of the answer.
+    """
+    if not new:
+        return {}
+    statement = insert_or_skip(conn, accounts).returning(accounts.c.group_id, accounts.c.id)
+    rows = conn.execute(
+        statement,
+        [
+            {
+                "workspace_id": workspace_id,
+                "group_id": group_id,
+                "traits": {},
+                "created_at": to_db(at),
+                "updated_at": to_db(now),
+            }
+            # Sorted: two transactions creating the same accounts wait for each other
+            # instead of deadlocking (PostgreSQL).
+            for group_id, at in sorted(new.items())
+        ],
     )
-    new_id = conn.execute(statement).scalar()
-    return None if new_id is None else int(new_id)
+    return {group_id: new_id for group_id, new_id in rows}
 
 
 def save_accounts(

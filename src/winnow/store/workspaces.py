@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from winnow.clock import to_db, utcnow
+from winnow.clock import from_db, to_db, utcnow
 from winnow.store.schema import workspaces
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -45,7 +45,15 @@ def get_workspace(conn: sa.Connection, slug: str) -> Workspace:
     row = conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).mappings().first()
     if row is None:
         raise WorkspaceNotFound(f"no workspace named {slug!r}")
-    return Workspace(id=row["id"], slug=row["slug"], name=row["name"], created_at=row["created_at"])
+    return _workspace(row)
+
+
+def get_workspace_by_id(conn: sa.Connection, workspace_id: int) -> Workspace:
+    query = sa.select(workspaces).where(workspaces.c.id == workspace_id)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise WorkspaceNotFound(f"no workspace with id {workspace_id}")
+    return _workspace(row)
 
 
 def get_or_create_workspace(conn: sa.Connection, slug: str) -> Workspace:
@@ -57,7 +65,10 @@ def get_or_create_workspace(conn: sa.Connection, slug: str) -> Workspace:
 
 def list_workspaces(conn: sa.Connection) -> list[Workspace]:
     rows = conn.execute(sa.select(workspaces).order_by(workspaces.c.id)).mappings()
-    return [
-        Workspace(id=r["id"], slug=r["slug"], name=r["name"], created_at=r["created_at"])
-        for r in rows
-    ]
+    return [_workspace(r) for r in rows]
+
+
+def _workspace(row: sa.RowMapping) -> Workspace:
+    return Workspace(
+        id=row["id"], slug=row["slug"], name=row["name"], created_at=from_db(row["created_at"])
+    )

@@ -237,3 +237,23 @@ class RejectedMessage(Model):
 class RejectedPage(Model):
     data: list[RejectedMessage]
     next_cursor: str | None
+
+
+class Workspace(Model):
+    id: int
+    slug: str
+    name: str
+    created_at: Instant
+
+
+class WorkspaceRequest(Model):
+    slug: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Lowercase letters, digits and '-', up to 63; unique on this server.",
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=STORABLE)
+
+
+class NewWorkspace(Model):
+    workspace: Workspace
+    key: NewKey = Field(description="An admin key of the new workspace; shown this once.")
