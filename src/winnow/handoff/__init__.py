@@ -1,0 +1,1 @@
+"""The handoff from marketing to sales: the review queue, owners, SLAs and hand-raises."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, signed webhooks, Slack messages and their delivery."""
