@@ -133,6 +133,7 @@ class LeadFilter:
     max_score: float | None = None
     account_id: int | None = None
     q: str | None = None  # in the name, email or company, case-insensitive
+    person_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,6 +269,8 @@ def list_leads(
         query = query.where(scores.c.score <= where.max_score)
     if where.account_id is not None:
         query = query.where(people.c.account_id == where.account_id)
+    if where.person_ids is not None:
+        query = query.where(people.c.id.in_(where.person_ids))
     if where.q and where.q.strip():
         text = where.q.strip()
         query = query.where(

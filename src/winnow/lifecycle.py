@@ -14,7 +14,7 @@ engagement rules; only becoming a paying customer moves them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,9 +68,19 @@ class IllegalMove(ValueError):
 
 
 def promotions(
-    *, person_id: int, stage: str, criteria: Mapping[str, bool], at: datetime, snapshot: Snapshot
+    *,
+    person_id: int,
+    stage: str,
+    criteria: Mapping[str, bool],
+    at: datetime,
+    snapshot: Snapshot,
+    hand_raises: Sequence[str] = (),
 ) -> list[Move]:
-    """The forward moves rules and facts make for one person after a scoring."""
+    """The forward moves rules and facts make for one person after a scoring.
+
+    A hand-raise (spec `handoff.hand_raise`: a demo request, say) makes an MQL of anyone
+    below, whatever their score: they asked for sales.
+    """
     moves: list[Move] = []
     current = stage
     if criteria.get("customer") and current not in ("customer", "csql"):
@@ -112,7 +122,18 @@ def promotions(
                     snapshot=snapshot,
                 )
             )
-            break
+            return moves
+    if hand_raises and RANK[current] < RANK["mql"]:
+        moves.append(
+            Move(
+                person_id=person_id,
+                from_stage=current,
+                to_stage="mql",
+                at=at,
+                cause=f"rule:handoff.hand_raise.{hand_raises[0]}",
+                snapshot=snapshot,
+            )
+        )
     return moves
 
 

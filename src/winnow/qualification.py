@@ -17,13 +17,21 @@ import sqlalchemy as sa
 
 from winnow.clock import utcnow
 from winnow.engine import PersonScore, score_frames, score_store
-from winnow.lifecycle import Move, Snapshot, manual_move, promotions
-from winnow.spec import Spec
+from winnow.handoff.queue import (
+    OUTCOMES,
+    QUEUE_STAGES,
+    mark_hand_raises,
+    notify_reengaged,
+    on_moves,
+    open_review,
+)
+from winnow.lifecycle import IllegalMove, Move, Snapshot, manual_move, promotions
+from winnow.spec import Spec, load_spec
 from winnow.store.frames import load_frames
 from winnow.store.history import current_stages, record_moves
 from winnow.store.schema import people, scores
 from winnow.store.scores import save_scores
-from winnow.store.specs import live_spec
+from winnow.store.specs import NoSpec, live_spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,9 +47,12 @@ class Scoring:
     """Scores computed and not yet stored (see `score_people` and `apply_scores`)."""
 
     spec_version: int
+    spec: Spec
     as_of: datetime
     results: tuple[PersonScore, ...]
     everyone: bool
+    # Scored because their events arrived (the scorer's micro-batches), not on a schedule.
+    touched: bool = False
 
 
 def rescore(
@@ -70,6 +81,7 @@ def score_people(
     person_ids: Iterable[int] | None = None,
     spec: tuple[int, Spec] | None = None,
     on: str = "auto",
+    touched: bool = False,
 ) -> Scoring:
     """The scoring half of `rescore`: reads only, so it can run outside a write transaction."""
     if on not in ("auto", "store", "duckdb"):
@@ -83,7 +95,14 @@ def score_people(
         results = score_frames(compiled, **load_frames(conn, workspace_id), as_of=as_of)
     else:
         results = score_store(conn, workspace_id, compiled, as_of=as_of, person_ids=person_ids)
-    return Scoring(spec_version=version, as_of=as_of, results=tuple(results), everyone=everyone)
+    return Scoring(
+        spec_version=version,
+        spec=compiled,
+        as_of=as_of,
+        results=tuple(results),
+        everyone=everyone,
+        touched=touched,
+    )
 
 
 def apply_scores(conn: sa.Connection, workspace_id: int, scoring: Scoring) -> RescoreReport:
@@ -107,6 +126,15 @@ def apply_scores(conn: sa.Connection, workspace_id: int, scoring: Scoring) -> Re
         now = current_stages(conn, workspace_id, {m.person_id for m in moves})
         moves = [m for m in moves if now.get(m.person_id) == seen[m.person_id]]
     record_moves(conn, workspace_id, moves)
+    conditions = {r.person_id: r.conditions for r in results}
+    on_moves(conn, workspace_id, scoring.spec, moves, conditions=conditions)
+    moved = {m.person_id for m in moves}
+    raised = {r.person_id: r.hand_raises for r in results if r.hand_raises}
+    mark_hand_raises(
+        conn, workspace_id, {p: n for p, n in raised.items() if p not in moved}, at=as_of
+    )
+    if scoring.touched:
+        notify_reengaged(conn, workspace_id, results, at=as_of)
     return RescoreReport(
         spec_version=scoring.spec_version, as_of=as_of, scored=len(results), moves=tuple(moves)
     )
@@ -122,6 +150,7 @@ def _promotions(result: PersonScore, at: datetime) -> list[Move]:
         criteria=result.criteria,
         at=at,
         snapshot=snapshot,
+        hand_raises=result.hand_raises,
     )
 
 
@@ -167,4 +196,41 @@ def act(
         ),
     )
     record_moves(conn, workspace_id, [move])
+    try:
+        _, spec = live_spec(conn, workspace_id)
+    except NoSpec:
+        spec = load_spec("")
+    on_moves(conn, workspace_id, spec, [move])
     return move
+
+
+def review(
+    conn: sa.Connection,
+    workspace_id: int,
+    person_id: int,
+    outcome: str,
+    *,
+    reviewer: str,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> Move:
+    """Answer a review of the queue: ready (accept as SAL), nurture, or suspect (disqualify).
+
+    Each answer needs a reason, so the team learns why leads are turned back or taken.
+    """
+    action = OUTCOMES.get(outcome)
+    if action is None:
+        raise IllegalMove(f"a review's outcome is ready, nurture or suspect, not {outcome!r}")
+    if not reason or not reason.strip():
+        raise IllegalMove(f"a review needs a reason ({outcome})")
+    stage = conn.execute(
+        sa.select(people.c.stage).where(
+            people.c.workspace_id == workspace_id, people.c.id == person_id
+        )
+    ).scalar()
+    if stage is None:
+        raise PersonNotFound(f"no person {person_id} in this workspace")
+    waiting = open_review(conn, workspace_id, person_id)
+    if waiting is None or waiting.stage not in QUEUE_STAGES:
+        raise IllegalMove(f"person {person_id} is not waiting for review (stage {stage})")
+    return act(conn, workspace_id, person_id, action, actor=reviewer, reason=reason, at=at)

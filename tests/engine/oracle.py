@@ -99,7 +99,7 @@ class Score:
     score: float
     metrics: dict[str, float | None]
     criteria: dict[str, bool]
-    segments: dict[str, bool]
+    conditions: dict[str, bool]
     fit_rules: tuple[Hit, ...]
     engagement_rules: tuple[Contribution, ...]
     account_id: int | None
@@ -511,7 +511,7 @@ class Oracle:
             score=fit + engagement,
             metrics=metrics,
             criteria=criteria,
-            segments={name: final.holds(checked) for name, checked in spec.segments.items()},
+            conditions={key: final.holds(checked) for key, checked in spec.conditions()},
             fit_rules=hits,
             engagement_rules=tuple(c for c in contributions if c.matched > 0),
             account_id=None if account is None else account.id,

@@ -69,7 +69,7 @@ def server(engine: sa.Engine) -> Iterator[Server]:
             conn, ws.id, kind="secret", role="admin", name="ops", by="test", now=CREATED
         )
     app = create_app(
-        Settings(scorer=False, max_message_bytes=2048, max_batch_bytes=64 * 1024),
+        Settings(scorer=False, dispatcher=False, max_message_bytes=2048, max_batch_bytes=64 * 1024),
         engine=engine,
         clock=lambda: NOW,
     )

@@ -186,7 +186,9 @@ def test_queued_people_are_scored_and_promoted(server: Server) -> None:
 
 
 def test_overload_is_answered_429_with_retry_after(server: Server) -> None:
-    app = create_app(Settings(scorer=False, max_concurrent_ingest=1), engine=server.engine)
+    app = create_app(
+        Settings(scorer=False, dispatcher=False, max_concurrent_ingest=1), engine=server.engine
+    )
 
     async def scenario() -> httpx.Response:
         gate = asyncio.Semaphore(1)

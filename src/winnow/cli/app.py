@@ -10,6 +10,7 @@ from rich.table import Table
 
 from winnow import __version__
 from winnow.cli import data as data_commands
+from winnow.cli import handoff as handoff_commands
 from winnow.cli import leads as leads_commands
 from winnow.cli import server as server_commands
 from winnow.cli import spec as spec_commands
@@ -40,6 +41,7 @@ app.add_typer(spec_commands.app, name="spec")
 leads_commands.register(app)
 data_commands.register(app)
 server_commands.register(app)
+handoff_commands.register(app)
 
 
 def _version(value: bool) -> None:

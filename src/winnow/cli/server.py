@@ -34,6 +34,14 @@ def serve(
     full_rescore: Annotated[
         float, typer.Option(help="Seconds between rescores of everyone.", min=1)
     ] = 3600.0,
+    dispatcher: Annotated[
+        bool,
+        typer.Option(help="Deliver notifications in this process (off: run `winnow dispatch`)."),
+    ] = True,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Where people open Winnow, for links in notifications (default: ours)."),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="Server log level: warning, info or debug.")
     ] = "warning",
@@ -44,7 +52,13 @@ def serve(
 
     from winnow.server import Settings, create_app
 
-    settings = Settings(database_url=database, scorer=scorer, full_rescore_seconds=full_rescore)
+    settings = Settings(
+        database_url=database,
+        scorer=scorer,
+        full_rescore_seconds=full_rescore,
+        dispatcher=dispatcher,
+        public_url=public_url or f"http://{host}:{port}",
+    )
     console.print(f"Winnow listening on [bold]http://{host}:{port}[/] (API docs at /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 

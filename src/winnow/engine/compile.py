@@ -93,6 +93,7 @@ class Layout:
     engagement_rules: tuple[tuple[str, float, str], ...]  # (name, points, column prefix)
     metrics: tuple[tuple[str, str], ...]  # (name, column)
     criteria: tuple[tuple[str, str], ...]
+    # Named conditions (segments, hand-raises, owner rules): (key, column).
     segments: tuple[tuple[str, str], ...]
 
 
@@ -358,7 +359,8 @@ class _Compiler:
 
     def _aggregates(self) -> list[Aggregate]:
         seen: dict[str, Aggregate] = {}
-        for checked in [*self.spec.stages.values(), *self.spec.segments.values()]:
+        named = [c for _, c in self.spec.conditions()]
+        for checked in [*self.spec.stages.values(), *named]:
             for aggregate in checked.aggregates:
                 seen.setdefault(aggregate.key, aggregate)
         return list(seen.values())
@@ -444,10 +446,9 @@ class _Compiler:
         if plans:
             # The fact that makes customers: the account pays (see winnow.lifecycle).
             criteria["crit_customer"] = table.a_plan.isin(plans).fill_null(False)
-        segment_names = list(spec.segments)
-        segments = {
-            f"seg_{n}": final.condition(spec.segments[name]) for n, name in enumerate(segment_names)
-        }
+        # Segments, hand-raises and owner rules: named conditions, reported with the criteria.
+        named = spec.conditions()
+        segments = {f"seg_{n}": final.condition(checked) for n, (_, checked) in enumerate(named)}
         table = table.mutate(**criteria, **segments)
         layout = Layout(
             fit_rules=tuple(
@@ -460,7 +461,7 @@ class _Compiler:
             criteria=tuple(
                 (s, f"crit_{s}") for s in [*spec.stages, *(["customer"] if plans else [])]
             ),
-            segments=tuple((name, f"seg_{n}") for n, name in enumerate(segment_names)),
+            segments=tuple((name, f"seg_{n}") for n, (name, _) in enumerate(named)),
         )
         keep = [
             "id",

@@ -36,13 +36,22 @@ class PersonScore:
     score: float
     metrics: dict[str, float | None] = field(default_factory=dict)
     criteria: dict[str, bool] = field(default_factory=dict)
-    segments: dict[str, bool] = field(default_factory=dict)
+    # Segments, hand-raises and owner rules: "segment:<name>", "hand_raise:<name>", "route:<i>".
+    conditions: dict[str, bool] = field(default_factory=dict)
     fit_rules: tuple[FitHit, ...] = ()
     engagement_rules: tuple[RuleContribution, ...] = ()
     account_id: int | None = None
     account_fit: float | None = None
     account_engagement: float | None = None
     account_score: float | None = None
+
+    @property
+    def hand_raises(self) -> list[str]:
+        """The hand-raises that hold, by name, in the spec's order."""
+        prefix = "hand_raise:"
+        return [
+            k.removeprefix(prefix) for k, v in self.conditions.items() if k.startswith(prefix) and v
+        ]
 
     def explanation(self) -> dict[str, Any]:
         """The JSON document stored with the score and shown in the API and dashboard."""

@@ -337,7 +337,7 @@ def to_scores(rows: Iterable[dict[str, Any]], layout: Layout) -> list[PersonScor
                 score=float(row["score"]),
                 metrics={name: _float(row[column]) for name, column in layout.metrics},
                 criteria={name: bool(row[column]) for name, column in layout.criteria},
-                segments={name: bool(row[column]) for name, column in layout.segments},
+                conditions={name: bool(row[column]) for name, column in layout.segments},
                 fit_rules=fit_rules,
                 engagement_rules=engagement_rules,
                 account_id=None if row["account_id"] is None else int(row["account_id"]),

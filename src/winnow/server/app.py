@@ -12,8 +12,18 @@ from fastapi import FastAPI
 
 from winnow import __version__
 from winnow.clock import utcnow
+from winnow.notify.dispatcher import Dispatcher
 from winnow.server import errors, ingestion
-from winnow.server.api import accounts, keys, people, rejected, spec, workspaces
+from winnow.server.api import (
+    accounts,
+    handoff,
+    keys,
+    notifications,
+    people,
+    rejected,
+    spec,
+    workspaces,
+)
 from winnow.server.scorer import Scorer
 from winnow.server.settings import Settings
 from winnow.store.db import open_store
@@ -36,15 +46,21 @@ def create_app(
         clock=clock,
     )
 
+    dispatcher = Dispatcher(store, clock=clock, public_url=settings.public_url)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ingest_gate = asyncio.Semaphore(settings.max_concurrent_ingest)
         if settings.scorer:
             scorer.start(settings.scorer_idle_seconds)
+        if settings.dispatcher:
+            dispatcher.start()
         try:
             yield
         finally:
             scorer.stop()
+            dispatcher.stop()
+            dispatcher.close()
             if engine is None:
                 store.dispose()
 
@@ -59,6 +75,8 @@ def create_app(
     app.state.clock = clock
     app.state.scorer = scorer
     app.state.scorer_wakeup = scorer.wake if settings.scorer else (lambda: None)
+    app.state.dispatcher = dispatcher
+    app.state.dispatcher_wakeup = dispatcher.wake if settings.dispatcher else (lambda: None)
     # Set again in the lifespan (bound to the running loop); here for apps used without it.
     app.state.ingest_gate = asyncio.Semaphore(settings.max_concurrent_ingest)
     errors.install(app)
@@ -69,4 +87,6 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(rejected.router)
     app.include_router(workspaces.router)
+    app.include_router(handoff.router)
+    app.include_router(notifications.router)
     return app

@@ -25,11 +25,12 @@ import sqlalchemy as sa
 
 from winnow.clock import utcnow
 from winnow.engine.run import with_account_members
+from winnow.handoff.queue import breach_overdue
 from winnow.qualification import apply_scores, score_people
 from winnow.store.db import write_transaction
 from winnow.store.queue import claim, enqueue
 from winnow.store.schema import workspaces
-from winnow.store.specs import NoSpec
+from winnow.store.specs import NoSpec, live_spec
 
 log = logging.getLogger("winnow.scorer")
 
@@ -83,7 +84,12 @@ class Scorer:
         everyone = with_account_members(reader, workspace_id, person_ids)
         try:
             scoring = score_people(
-                reader, workspace_id, as_of=self.clock(), person_ids=everyone, on="store"
+                reader,
+                workspace_id,
+                as_of=self.clock(),
+                person_ids=everyone,
+                on="store",
+                touched=True,
             )
         except NoSpec:
             return  # nothing to score with; publishing a spec rescores everyone
@@ -112,6 +118,21 @@ class Scorer:
             self._full_done[workspace_id] = now
         return len(due)
 
+    def breach_overdue(self) -> int:
+        """Mark and notify reviews past their SLA deadline, in every workspace."""
+        now = self.clock()
+        breached = 0
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(sa.select(workspaces.c.id).order_by(workspaces.c.id)).scalars())
+        for workspace_id in ids:
+            with write_transaction(self.engine) as conn:
+                try:
+                    _, spec = live_spec(conn, workspace_id)
+                except NoSpec:
+                    continue
+                breached += len(breach_overdue(conn, workspace_id, spec, now=now))
+        return breached
+
     def _stale(self, workspace_id: int, now: datetime) -> bool:
         return now - self._full_done[workspace_id] >= self.full_every
 
@@ -121,6 +142,7 @@ class Scorer:
             try:
                 if self.score_queued():
                     continue
+                self.breach_overdue()
                 self.score_stale()
             except Exception:
                 log.exception("scoring failed; the people stay queued")

@@ -21,3 +21,8 @@ class Settings(BaseModel):
     scorer_idle_seconds: float = Field(default=0.5, gt=0)
     # Rescore everyone this often, so that decay and time windows stay true.
     full_rescore_seconds: float = Field(default=3600.0, gt=0)
+    # Deliver notifications (webhooks, Slack) from this process; `winnow dispatch` runs
+    # more dispatchers against PostgreSQL.
+    dispatcher: bool = True
+    # Where people open Winnow, for the links in notifications.
+    public_url: str = "http://127.0.0.1:8000"

@@ -55,6 +55,17 @@ class Spec:
     metrics: tuple[MetricCheck, ...]
     stages: dict[str, Checked]
     segments: dict[str, Checked]
+    # handoff.hand_raise by name, and the `when` of each handoff.owners rule (None: always).
+    hand_raises: dict[str, Checked]
+    routes: tuple[Checked | None, ...]
+
+    def conditions(self) -> list[tuple[str, Checked]]:
+        """Every named condition the engine evaluates besides the stages, keyed as scores
+        keep them: `segment:<name>`, `hand_raise:<name>`, `route:<index>`."""
+        named = [(f"segment:{n}", c) for n, c in self.segments.items()]
+        named += [(f"hand_raise:{n}", c) for n, c in self.hand_raises.items()]
+        named += [(f"route:{i}", c) for i, c in enumerate(self.routes) if c is not None]
+        return named
 
 
 def load_spec_file(path: str | Path) -> Spec:
@@ -160,6 +171,15 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
     segments = {
         name: expr(text, Scope.PERSON, f"segments.{name}") for name, text in doc.segments.items()
     }
+    _unique_names([h.name for h in doc.handoff.hand_raise], "handoff.hand_raise", errors)
+    hand_raises = {
+        h.name: expr(h.when, Scope.PERSON, f"handoff.hand_raise[{i}].when")
+        for i, h in enumerate(doc.handoff.hand_raise)
+    }
+    routes = [
+        expr(r.when, Scope.PERSON, f"handoff.owners[{i}].when") if r.when else None
+        for i, r in enumerate(doc.handoff.owners)
+    ]
     if errors:
         return None
     return Spec(
@@ -172,6 +192,8 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         metrics=tuple(metrics),
         stages={k: v for k, v in stages.items() if v},
         segments={k: v for k, v in segments.items() if v},
+        hand_raises={k: v for k, v in hand_raises.items() if v},
+        routes=tuple(routes),
     )
 
 
@@ -209,6 +231,11 @@ def _raw_expression_errors(data: dict[str, Any]) -> list[SpecError]:
     segments = section("segments")
     for name, text in segments.items() if isinstance(segments, dict) else []:
         places.append((f"segments.{name}", text, Scope.PERSON))
+    for part in ("hand_raise", "owners"):
+        entries = section("handoff", part)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict):
+                places.append((f"handoff.{part}[{i}].when", entry.get("when"), Scope.PERSON))
     for path, text, scope in places:
         if isinstance(text, str):
             check(text, scope, path, lists, metrics, errors)

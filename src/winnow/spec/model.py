@@ -6,11 +6,15 @@ expression language and attaches the checked trees.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from winnow.spec.durations import parse_duration
+
+if TYPE_CHECKING:
+    from winnow.handoff.calendar import BusinessCalendar
 
 
 def _duration_or_none(value: object) -> int | None:
@@ -144,6 +148,69 @@ class Stages(_Model):
     customer_plans: list[str] = ["paid"]
 
 
+class Calendar(_Model):
+    """When the sales team works: SLAs count these hours only."""
+
+    timezone: str = "UTC"
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]
+    hours: str = "09:00-17:00"
+    # A country for public holidays ("JP", "US", "US-CA", "DE"), and dates closed besides.
+    holidays: str | None = None
+    closed: list[date] = []
+
+    @model_validator(mode="after")
+    def _valid(self) -> Calendar:
+        self.business()  # raises ValueError naming the bad field
+        return self
+
+    def business(self) -> BusinessCalendar:
+        from winnow.handoff.calendar import BusinessCalendar
+
+        return BusinessCalendar(
+            timezone=self.timezone,
+            days=tuple(self.days),
+            hours=self.hours,
+            holidays=self.holidays,
+            closed=tuple(self.closed),
+        )
+
+
+class Route(_Model):
+    """An owner rule: who reviews the people it matches (`when` omitted: everyone)."""
+
+    when: str | None = None
+    owner: Name | None = None
+    round_robin: list[Name] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Route:
+        if (self.owner is None) == (self.round_robin is None):
+            raise ValueError("an owner rule needs exactly one of owner, round_robin")
+        return self
+
+
+class HandRaise(_Model):
+    """A signal that someone wants to talk to sales now: straight to the front of the queue."""
+
+    name: Name
+    when: str
+
+
+class Handoff(_Model):
+    # First matching rule wins; people no rule matches wait unassigned.
+    owners: list[Route] = []
+    # Business time to review someone after they enter a stage, per stage.
+    sla: dict[Literal["mql", "pql", "sal", "sql", "csql"], Duration] = {}
+    calendar: Calendar = Calendar()
+    hand_raise: list[HandRaise] = []
+
+
 class SpecDocument(_Model):
     version: Literal[1] = 1
     lists: dict[Name, list[str | int | float]] = {}
@@ -153,3 +220,4 @@ class SpecDocument(_Model):
     accounts: Accounts = Accounts()
     stages: Stages = Stages()
     segments: dict[Name, str] = {}
+    handoff: Handoff = Handoff()

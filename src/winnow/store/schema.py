@@ -244,3 +244,143 @@ scoring_queue = sa.Table(
     sa.PrimaryKeyConstraint("workspace_id", "person_id"),
     sa.Index("ix_scoring_queue_queued", "queued_at"),
 )
+
+# -- the handoff to sales -------------------------------------------------------------------
+
+# A person's time in a stage someone must act on: the review queue (mql, pql) and any
+# stage with an SLA. Opened when they enter the stage, closed when they leave it, with
+# the outcome of the review ("ready", "nurture", "suspect") or "advanced" for any other
+# way out (qualified straight to SQL, became a customer...).
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column(
+        "person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("stage", sa.String(20), nullable=False),
+    sa.Column("entered_at", Timestamp, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=True),
+    # The SLA's deadline, in business time from entered_at; null when the stage has none.
+    sa.Column("due_at", Timestamp, nullable=True),
+    # The first hand-raise that holds (its name), and when it was seen.
+    sa.Column("hand_raise", sa.String(200), nullable=True),
+    sa.Column("raised_at", Timestamp, nullable=True),
+    # When the SLA breach was noticed (and notified).
+    sa.Column("breached_at", Timestamp, nullable=True),
+    sa.Column("closed_at", Timestamp, nullable=True),
+    sa.Column("outcome", sa.String(20), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reviewer", sa.String(200), nullable=True),
+    sa.Index("ix_reviews_workspace_person", "workspace_id", "person_id"),
+    sa.Index("ix_reviews_workspace_closed_due", "workspace_id", "closed_at", "due_at"),
+)
+
+# Where each round-robin owner rule is in its rotation.
+owner_rotation = sa.Table(
+    "owner_rotation",
+    metadata,
+    _workspace_fk(),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("workspace_id", "rule"),
+)
+
+# -- notifications -----------------------------------------------------------------------------
+
+# Where notifications go: a generic webhook (signed, Standard Webhooks) or a Slack incoming
+# webhook. During a secret rotation the previous secret signs too, until previous_until.
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(200), nullable=True),
+    sa.Column("previous_secret", sa.String(200), nullable=True),
+    sa.Column("previous_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("disabled_at", Timestamp, nullable=True),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+)
+
+# Which happenings ("person.mql", "person.*", "review.overdue") go to which endpoint.
+notification_rules = sa.Table(
+    "notification_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("happenings", Json, nullable=False),
+    sa.Column(
+        "endpoint_id", sa.Integer, sa.ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
+# The outbox: one row per happening, written in the transaction that made it happen.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # "msg_...": the webhook-id, the same on every attempt and redelivery.
+    sa.Column("id", sa.String(40), primary_key=True),
+    _workspace_fk(),
+    sa.Column("type", sa.String(50), nullable=False),
+    sa.Column("person_id", sa.Integer, nullable=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_notifications_workspace_created", "workspace_id", "created_at"),
+)
+
+# One notification to one endpoint, until it is delivered or given up.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column(
+        "notification_id",
+        sa.String(40),
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "endpoint_id", sa.Integer, sa.ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    # pending, delivered, failed (gave up or endpoint disabled)
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    # A dispatcher is sending it until then; after, another may take it over.
+    sa.Column("leased_until", Timestamp, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("notification_id", "endpoint_id"),
+    sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+# Every attempt to deliver, with what the endpoint answered.
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column(
+        "delivery_id",
+        sa.Integer,
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("response", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_delivery_attempts_delivery", "delivery_id"),
+)

@@ -58,7 +58,7 @@ def save_scores(
                     "explanation": r.explanation(),
                     "criteria": {
                         **r.criteria,
-                        **{f"segment:{k}": v for k, v in r.segments.items()},
+                        **r.conditions,
                     },
                 }
                 for r in chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,6 +94,10 @@ def live_spec_version(conn: sa.Connection, workspace_id: int) -> SpecVersion:
     return _version(row)
 
 
+# Specs are immutable once published, and every scoring and stage move needs the live one.
+_parsed = functools.lru_cache(maxsize=64)(load_spec)
+
+
 def live_spec(conn: sa.Connection, workspace_id: int) -> tuple[int, Spec]:
     version = live_spec_version(conn, workspace_id)
-    return version.version, load_spec(version.source)
+    return version.version, _parsed(version.source)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from winnow import lifecycle
 from winnow.clock import from_db
 
 # Text the store can hold: PostgreSQL refuses NUL characters in text.
@@ -97,6 +98,20 @@ class Move(Model):
     engagement: float | None
     score: float | None
     grade: str | None
+
+    @classmethod
+    def of(cls, move: lifecycle.Move) -> Move:
+        return cls.model_validate(
+            {
+                "from_stage": move.from_stage,
+                "to_stage": move.to_stage,
+                "at": move.at,
+                "cause": move.cause,
+                "reason": move.reason,
+                "details": dict(move.details),
+                **vars(move.snapshot),
+            }
+        )
 
 
 class TimelineEvent(Model):
@@ -257,3 +272,102 @@ class WorkspaceRequest(Model):
 class NewWorkspace(Model):
     workspace: Workspace
     key: NewKey = Field(description="An admin key of the new workspace; shown this once.")
+
+
+class QueueItem(Model):
+    review_id: int
+    person: PersonSummary
+    stage: Stage
+    entered_at: Instant
+    owner: str | None
+    due_at: Instant | None = Field(description="The SLA deadline (business time), if any.")
+    overdue: bool
+    hand_raise: str | None = Field(description="The hand-raise that put them in front.")
+
+
+class ReviewRequest(Model):
+    outcome: Literal["ready", "nurture", "suspect"] = Field(
+        description="ready: accept as SAL; nurture: back to nurture; suspect: disqualify."
+    )
+    reason: str = Field(min_length=1, max_length=2000, pattern=STORABLE)
+
+
+class Owner(Model):
+    owner: str
+    open: int = Field(description="Reviews waiting for them.")
+    overdue: int
+
+
+class Endpoint(Model):
+    id: int
+    name: str
+    kind: Literal["webhook", "slack"]
+    url: str
+    secret: str | None = Field(description="The signing secret (whsec_...), webhooks only.")
+    previous_secret: str | None
+    previous_until: Instant | None
+    created_at: Instant
+    created_by: str
+    disabled_at: Instant | None
+    disabled_reason: str | None
+
+
+class EndpointRequest(Model):
+    name: str = Field(min_length=1, max_length=200, pattern=STORABLE)
+    kind: Literal["webhook", "slack"]
+    url: str = Field(min_length=12, max_length=2000, pattern=r"^https?://[^\s\x00]+$")
+
+
+class Rule(Model):
+    id: int
+    name: str
+    happenings: list[str]
+    endpoint_id: int
+    created_at: Instant
+    created_by: str
+
+
+class RuleRequest(Model):
+    name: str = Field(min_length=1, max_length=200, pattern=STORABLE)
+    happenings: list[Annotated[str, Field(min_length=1, max_length=50, pattern=STORABLE)]] = Field(
+        min_length=1, description='e.g. ["person.mql", "person.sql", "review.overdue"]'
+    )
+    endpoint_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class Attempt(Model):
+    at: Instant
+    status_code: int | None
+    latency_ms: float
+    response: str | None
+    error: str | None
+
+
+class Delivery(Model):
+    id: int
+    endpoint_id: int
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: Instant | None
+    delivered_at: Instant | None
+    last_status_code: int | None
+    log: list[Attempt]
+
+
+class Notification(Model):
+    id: str = Field(description="The webhook-id: the same on every attempt and redelivery.")
+    type: str
+    person_id: int | None
+    created_at: Instant
+    payload: dict[str, Any]
+    deliveries: list[Delivery]
+
+
+class Replay(Model):
+    since: Instant
+    until: Instant
+    endpoint_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class Redelivered(Model):
+    redelivered: int = Field(description="Deliveries queued again.")

@@ -118,14 +118,4 @@ def move_person(
             raise _not_found(person_id) from None
         except IllegalMove as exc:
             raise ApiError(409, "illegal_move", str(exc)) from None
-    return Move.model_validate(
-        {
-            "from_stage": move.from_stage,
-            "to_stage": move.to_stage,
-            "at": move.at,
-            "cause": move.cause,
-            "reason": move.reason,
-            "details": dict(move.details),
-            **vars(move.snapshot),
-        }
-    )
+    return Move.of(move)
