@@ -566,6 +566,42 @@ def test_sales_accepts_and_qualifies_an_mql_with_bant(winnow: Winnow) -> None:
     }
 
 
+def test_the_queue_reviews_and_notifications_from_the_terminal(winnow: Winnow) -> None:
+    set_up(winnow, score=False)
+    added = winnow("endpoints", "add", "webhook", "https://crm.example/in", "--name", "crm")
+    assert added.exit_code == 0 and "signing secret: whsec_" in added.out
+    wrong = winnow("endpoints", "add", "pager", "https://x.example/in", "--name", "x")
+    assert (wrong.exit_code, wrong.err) == (
+        1,
+        "error: an endpoint is a webhook or slack, not 'pager'",
+    )
+    assert winnow("rules", "add", "1", "person.*", "--name", "all").exit_code == 0
+    unknown = winnow("rules", "add", "1", "persons.mql", "--name", "typo")
+    assert unknown.exit_code == 1 and "'persons.mql' matches no happening" in unknown.err
+    assert winnow("score", "--all", "--as-of", AS_OF).exit_code == 0
+
+    waiting = winnow("queue", "--json")
+    assert [(r["person_id"], r["stage"]) for r in waiting.json()] == [(1, "mql")]
+    no_reason = winnow("review", "ada@example.com", "ready")
+    assert no_reason.exit_code == 2  # --reason is required
+    answered = winnow(
+        "review", "ada@example.com", "ready", "--reason", "has budget", "--by", "rita"
+    )
+    assert (answered.exit_code, answered.out) == (0, "person 1: mql -> sal (ready)")
+    assert winnow("queue", "--json").json() == []
+
+    log = winnow("notifications", "list", "--json").json()
+    assert [(n["type"], n["person_id"]) for n in log] == [("person.sal", 1), ("person.mql", 1)]
+    assert [d["status"] for n in log for d in n["deliveries"]] == ["pending", "pending"]
+    again = winnow("notifications", "redeliver", log[0]["id"])
+    assert (again.exit_code, again.out) == (0, "1 delivery queued again")
+    missing = winnow("notifications", "redeliver", "msg_nope")
+    assert (missing.exit_code, missing.err) == (
+        1,
+        "error: no notification 'msg_nope' in this workspace",
+    )
+
+
 # --- errors ----------------------------------------------------------------------------
 
 

@@ -274,7 +274,7 @@ def notifications_redeliver(
         count = outbox.redeliver(conn, ws.id, now=utcnow(), notification_ids=[notification_id])
     if count == 0:
         fail(f"no notification {notification_id!r} in this workspace")
-    console.print(f"{count} deliveries queued again")
+    console.print(f"{count} {'delivery' if count == 1 else 'deliveries'} queued again")
 
 
 @notifications_app.command("replay")
@@ -293,4 +293,4 @@ def notifications_replay(
     with workspace_transaction(database, workspace) as (conn, ws):
         count = outbox.redeliver(conn, ws.id, now=utcnow(), since=start, until=end,
                                  endpoint_id=endpoint)  # fmt: skip
-    console.print(f"{count} deliveries queued again")
+    console.print(f"{count} {'delivery' if count == 1 else 'deliveries'} queued again")

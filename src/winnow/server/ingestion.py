@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import random
+import time
 import zlib
 from typing import Any
 
@@ -117,9 +119,11 @@ async def ingest(kind: str, request: Request) -> dict[str, Any]:
     return _answer(result)
 
 
-# PostgreSQL may pick this transaction as a deadlock victim (concurrent requests about the
-# same people); it was rolled back whole, so it is simply run again.
-_RETRIES = 3
+# PostgreSQL may pick this transaction as a deadlock victim (concurrent requests creating
+# the same people while locking the same accounts); it was rolled back whole, so it is run
+# again, after a short random pause so that the two do not collide the same way again.
+_RETRIES = 6
+_PAUSE_SECONDS = 0.02
 # deadlock_detected, serialization_failure
 _TRANSIENT = {"40P01", "40001"}
 
@@ -132,6 +136,7 @@ def _store(state: Any, token: str | None, kind: str, body: dict[str, Any]) -> In
         except sa.exc.OperationalError as exc:
             if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT:
                 raise
+        time.sleep(random.uniform(0, _PAUSE_SECONDS * (attempt + 1)))
     raise AssertionError("unreachable")
 
 
