@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tests.factories import CREATED, RECEIVED, make_person
 
 from winnow.server.scorer import Scorer
-from winnow.store.queue import claim, enqueue, queued
+from winnow.store.queue import claim, enqueue, queued, release, settle
 from winnow.store.schema import scores
 from winnow.store.specs import publish_spec
 from winnow.store.workspaces import create_workspace
@@ -27,18 +27,41 @@ def people(engine: sa.Engine, count: int, *, spec: bool = True) -> tuple[int, li
     return ws.id, ids
 
 
-def test_claimed_people_leave_the_queue_on_commit_only(engine: sa.Engine) -> None:
+def test_claimed_people_stay_queued_until_settled_and_nobody_else_claims_them(
+    engine: sa.Engine,
+) -> None:
     ws, ids = people(engine, 3)
-    with engine.connect() as conn:
-        with conn.begin() as transaction:
-            assert claim(conn) == {ws: ids}
-            transaction.rollback()
+    with engine.begin() as conn:
+        assert claim(conn, now=RECEIVED, limit=2) == {ws: ids[:2]}
+    with engine.begin() as conn:
+        # Leased: another claim gets only the third, the queue still holds all three.
+        assert claim(conn, now=RECEIVED) == {ws: ids[2:]}
         assert queued(conn, ws) == 3
-        conn.commit()
-        with conn.begin():
-            enqueue(conn, ws, ids[:1], at=RECEIVED)  # already queued: no second row
-            assert claim(conn, limit=2) == {ws: ids[:2]}
+        settle(conn, ws, ids[:2])
         assert queued(conn, ws) == 1
+        enqueue(conn, ws, ids[2:], at=RECEIVED)  # already queued: no second row
+        assert queued(conn, ws) == 1
+
+
+def test_events_for_a_claimed_person_have_them_scored_again(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 2)
+    with engine.begin() as conn:
+        claim(conn, now=RECEIVED)
+        enqueue(conn, ws, ids[:1], at=RECEIVED)  # new events while being scored
+        settle(conn, ws, ids)
+        assert queued(conn, ws) == 1
+        assert claim(conn, now=RECEIVED) == {ws: ids[:1]}
+
+
+def test_a_lease_runs_out_and_a_failed_scoring_gives_people_back(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 2)
+    with engine.begin() as conn:
+        claim(conn, now=RECEIVED, lease=timedelta(minutes=5))
+        assert claim(conn, now=RECEIVED + timedelta(minutes=4)) == {}
+        # The scorer died: after its lease anyone may take them.
+        assert claim(conn, now=RECEIVED + timedelta(minutes=5)) == {ws: ids}
+        release(conn, ws, ids)
+        assert claim(conn, now=RECEIVED + timedelta(minutes=5)) == {ws: ids}
 
 
 @pytest.mark.postgres
@@ -47,8 +70,8 @@ def test_workers_never_claim_the_same_person(postgres_engine: sa.Engine) -> None
     try:
         with postgres_engine.connect() as first, postgres_engine.connect() as second:
             with first.begin(), second.begin():
-                mine = claim(first, limit=4)
-                theirs = claim(second, limit=4)  # skips the rows `first` holds
+                mine = claim(first, now=RECEIVED, limit=4)
+                theirs = claim(second, now=RECEIVED, limit=4)  # skips the rows `first` holds
             assert mine == {ws: ids[:4]} and theirs == {ws: ids[4:]}
     finally:
         with postgres_engine.begin() as conn:

@@ -134,7 +134,7 @@ class Dispatcher:
                         deliveries.c.workspace_id,
                         deliveries.c.endpoint_id,
                         deliveries.c.attempts,
-                        notifications.c.id.label("message_id"),
+                        notifications.c.message_id,
                         notifications.c.type,
                         notifications.c.payload,
                     )

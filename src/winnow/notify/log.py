@@ -65,14 +65,15 @@ def list_notifications(
     if person_id is not None:
         query = query.where(notifications.c.person_id == person_id)
     if notification_id is not None:
-        query = query.where(notifications.c.id == notification_id)
+        query = query.where(notifications.c.message_id == notification_id)
     if status is not None:
         having = sa.select(deliveries.c.notification_id).where(deliveries.c.status == status)
         query = query.where(notifications.c.id.in_(having))
-    query = query.order_by(notifications.c.created_at.desc(), notifications.c.id).limit(limit)
+    query = query.order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    query = query.limit(limit)
     rows = list(conn.execute(query).mappings())
     ids = [r["id"] for r in rows]
-    found: dict[str, list[DeliveryRecord]] = {i: [] for i in ids}
+    found: dict[int, list[DeliveryRecord]] = {i: [] for i in ids}
     if ids:
         log: dict[int, list[AttemptRecord]] = {}
         sent = list(
@@ -112,7 +113,7 @@ def list_notifications(
             )
     return [
         NotificationRecord(
-            id=r["id"],
+            id=r["message_id"],
             type=r["type"],
             person_id=r["person_id"],
             created_at=from_db(r["created_at"]),

@@ -307,22 +307,23 @@ def emit(
         return None
     message_id = new_message_id()
     stamp = to_db(at)
-    conn.execute(
+    inserted = conn.execute(
         notifications.insert().values(
-            id=message_id,
+            message_id=message_id,
             workspace_id=workspace_id,
             type=happening,
             person_id=person_id,
             payload={"type": happening, "timestamp": _iso(at), "data": dict(data)},
             created_at=stamp,
         )
-    )
+    ).inserted_primary_key
+    assert inserted is not None
     conn.execute(
         deliveries.insert(),
         [
             {
                 "workspace_id": workspace_id,
-                "notification_id": message_id,
+                "notification_id": inserted[0],
                 "endpoint_id": endpoint_id,
                 "status": "pending",
                 "attempts": 0,
@@ -354,7 +355,7 @@ def redeliver(
     )
     query = query.where(deliveries.c.workspace_id == workspace_id)
     if notification_ids is not None:
-        query = query.where(notifications.c.id.in_(list(notification_ids)))
+        query = query.where(notifications.c.message_id.in_(list(notification_ids)))
     if since is not None:
         query = query.where(notifications.c.created_at >= to_db(since))
     if until is not None:

@@ -1,16 +1,16 @@
 """Real-time scoring: queued people rescored in micro-batches; everyone, now and then.
 
 One loop serves the in-process scorer of `winnow serve` and the `winnow worker`
-processes: claim queued people, rescore them in the store as of now, commit; when the
-queue is empty, rescore whole workspaces whose last full rescore is older than the
-interval, so that decay and time windows stay true for people nobody touched.
-
-On PostgreSQL a micro-batch is one transaction: the claimed queue rows stay locked
-(SKIP LOCKED) while the batch is scored, so workers never take the same person. SQLite
-has one writer, and a scoring held as a write transaction would stall ingestion for
-its whole length; there the claim commits at once, the scoring reads, and only storing
-the results writes. If scoring fails the claimed people go back in the queue (and the
-full rescore at every start catches a process that died in between).
+processes: lease queued people (winnow.store.queue), score them as of now on a reader
+connection, store the results and promotions in a short write transaction, settle the
+lease. No lock is held while scoring, so ingestion never waits for it (on SQLite, with
+one writer at a time, a scoring held as a write transaction stalled every request). A
+person whose stage changed between the scoring and the storing is not promoted from the
+stage the scoring saw. If scoring fails, the lease is given back and the people are
+claimed again; if the process dies, the lease runs out. When the queue is empty, whole
+workspaces whose last full rescore is older than the interval are rescored, so that
+decay and time windows stay true for people nobody touched, and reviews past their SLA
+are marked and notified.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from winnow.engine.run import with_account_members
 from winnow.handoff.queue import breach_overdue
 from winnow.qualification import apply_scores, score_people
 from winnow.store.db import write_transaction
-from winnow.store.queue import claim, enqueue
+from winnow.store.queue import LEASE, claim, release, settle
 from winnow.store.schema import workspaces
 from winnow.store.specs import NoSpec, live_spec
 
@@ -41,6 +41,8 @@ class Scorer:
     batch: int = 2000
     full_every: timedelta = timedelta(hours=1)
     clock: Callable[[], datetime] = utcnow
+    # How long a claimed batch is this scorer's (see winnow.store.queue).
+    lease: timedelta = LEASE
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _full_done: dict[int, datetime] = field(default_factory=dict)
@@ -49,55 +51,34 @@ class Scorer:
         self._wake.set()
 
     def score_queued(self) -> int:
-        """One micro-batch: claim, rescore, commit. Returns how many people it claimed."""
-        if self.engine.dialect.name == "sqlite":
-            return self._score_queued_apart()
-        with self.engine.begin() as conn:
-            claimed = claim(conn, limit=self.batch)
-            for workspace_id, person_ids in claimed.items():
-                self._rescore(conn, conn, workspace_id, person_ids)
-        return sum(len(ids) for ids in claimed.values())
-
-    def _score_queued_apart(self) -> int:
+        """One micro-batch: lease, score, store, settle. Returns how many people it claimed."""
         with write_transaction(self.engine) as conn:
-            claimed = claim(conn, limit=self.batch)
+            claimed = claim(conn, now=self.clock(), limit=self.batch, lease=self.lease)
         for workspace_id, person_ids in claimed.items():
             try:
-                with self.engine.connect() as reader:
-                    self._rescore(reader, None, workspace_id, person_ids)
+                self._rescore(workspace_id, person_ids)
             except Exception:
                 with write_transaction(self.engine) as conn:
-                    enqueue(conn, workspace_id, person_ids, at=self.clock())
+                    release(conn, workspace_id, person_ids)
                 raise
         return sum(len(ids) for ids in claimed.values())
 
-    def _rescore(
-        self,
-        reader: sa.Connection,
-        writer: sa.Connection | None,
-        workspace_id: int,
-        person_ids: list[int],
-    ) -> None:
-        """Score with `reader`, store with `writer` (None: a write transaction of its own)."""
-        # Their account-mates too: a rollup, and criteria on account.score, move with
-        # every member's engagement.
-        everyone = with_account_members(reader, workspace_id, person_ids)
-        try:
-            scoring = score_people(
-                reader,
-                workspace_id,
-                as_of=self.clock(),
-                person_ids=everyone,
-                on="store",
-                touched=True,
-            )
-        except NoSpec:
-            return  # nothing to score with; publishing a spec rescores everyone
-        if writer is not None:
-            apply_scores(writer, workspace_id, scoring)
-            return
+    def _rescore(self, workspace_id: int, person_ids: list[int]) -> None:
+        with self.engine.connect() as reader:
+            # Their account-mates too: a rollup, and criteria on account.score, move with
+            # every member's engagement.
+            everyone = with_account_members(reader, workspace_id, person_ids)
+            try:
+                scoring = score_people(
+                    reader, workspace_id, as_of=self.clock(), person_ids=everyone,
+                    on="store", touched=True,
+                )  # fmt: skip
+            except NoSpec:
+                scoring = None  # nothing to score with; publishing a spec rescores everyone
         with write_transaction(self.engine) as conn:
-            apply_scores(conn, workspace_id, scoring)
+            if scoring is not None:
+                apply_scores(conn, workspace_id, scoring)
+            settle(conn, workspace_id, person_ids)
 
     def score_stale(self) -> int:
         """Rescore everyone in workspaces not fully rescored for `full_every`."""

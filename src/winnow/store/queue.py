@@ -2,43 +2,67 @@
 
 Ingestion enqueues the people a batch touched in the batch's own transaction, so an
 accepted event is never forgotten by the scorer, even if the process dies right after.
-Scorers claim people and delete them from the queue in their scoring transaction; on
-PostgreSQL `FOR UPDATE SKIP LOCKED` lets several workers claim at once without ever
-taking the same person twice.
+
+A scorer claims people with a lease, in a short transaction of its own (on PostgreSQL
+`FOR UPDATE SKIP LOCKED`, so several workers never take the same row), scores them
+without holding any lock, and then `settle`s the claim. A claimed person stays in the
+queue meanwhile, so no other worker can claim them before the lease runs out: two
+workers never score one person at once. Events arriving for a claimed person mark the
+row `dirty`; settling removes the clean rows and hands the dirty ones back, to be scored
+again with their new events. A scorer that dies leaves its lease to expire, and the
+people are claimed again. Holding the claim in a long transaction instead would make
+every ingestion that touches those people wait for the whole scoring.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from winnow.clock import to_db
-from winnow.store.events import insert_or_skip
 from winnow.store.schema import scoring_queue
+
+LEASE = timedelta(minutes=5)
 
 
 def enqueue(
     conn: sa.Connection, workspace_id: int, person_ids: Iterable[int], *, at: datetime
 ) -> None:
+    """Queue people for scoring; one already queued keeps its place (and, if a scorer has
+    it now, is marked to be scored again)."""
     rows = [
-        {"workspace_id": workspace_id, "person_id": p, "queued_at": to_db(at)}
+        {"workspace_id": workspace_id, "person_id": p, "queued_at": to_db(at), "dirty": False}
         for p in sorted(set(person_ids))
     ]
-    if rows:
-        conn.execute(insert_or_skip(conn, scoring_queue), rows)
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(scoring_queue)
+    statement = statement.on_conflict_do_update(
+        index_elements=["workspace_id", "person_id"],
+        set_={"dirty": scoring_queue.c.claimed_until.is_not(None)},
+    )
+    conn.execute(statement, rows)
 
 
-def claim(conn: sa.Connection, *, limit: int = 2000) -> dict[int, list[int]]:
-    """Take up to `limit` queued people, oldest first: {workspace id: person ids}.
+def claim(
+    conn: sa.Connection, *, now: datetime, limit: int = 2000, lease: timedelta = LEASE
+) -> dict[int, list[int]]:
+    """Lease up to `limit` queued people, oldest first: {workspace id: person ids}.
 
-    They leave the queue when the caller commits; if it rolls back, they stay queued.
+    The caller commits at once, scores, then calls `settle`.
     """
+    stamp = to_db(now)
     query = (
         sa.select(scoring_queue.c.workspace_id, scoring_queue.c.person_id)
-        .order_by(scoring_queue.c.queued_at)
+        .where(
+            sa.or_(scoring_queue.c.claimed_until.is_(None), scoring_queue.c.claimed_until <= stamp)
+        )
+        .order_by(scoring_queue.c.queued_at, scoring_queue.c.person_id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
@@ -48,12 +72,35 @@ def claim(conn: sa.Connection, *, limit: int = 2000) -> dict[int, list[int]]:
         claimed[workspace_id].append(person_id)
     for workspace_id, person_ids in claimed.items():
         conn.execute(
-            scoring_queue.delete().where(
+            scoring_queue.update()
+            .where(
                 scoring_queue.c.workspace_id == workspace_id,
                 scoring_queue.c.person_id.in_(person_ids),
             )
+            .values(claimed_until=to_db(now + lease), dirty=False)
         )
     return dict(claimed)
+
+
+def settle(conn: sa.Connection, workspace_id: int, person_ids: Sequence[int]) -> None:
+    """After scoring claimed people: the clean leave the queue, the dirty are free again."""
+    mine = (scoring_queue.c.workspace_id == workspace_id) & scoring_queue.c.person_id.in_(
+        list(person_ids)
+    )
+    conn.execute(scoring_queue.delete().where(mine, scoring_queue.c.dirty.is_(False)))
+    conn.execute(scoring_queue.update().where(mine).values(claimed_until=None, dirty=False))
+
+
+def release(conn: sa.Connection, workspace_id: int, person_ids: Sequence[int]) -> None:
+    """Give claimed people back unscored (the scoring failed): they are claimed again."""
+    conn.execute(
+        scoring_queue.update()
+        .where(
+            scoring_queue.c.workspace_id == workspace_id,
+            scoring_queue.c.person_id.in_(list(person_ids)),
+        )
+        .values(claimed_until=None)
+    )
 
 
 def queued(conn: sa.Connection, workspace_id: int | None = None) -> int:

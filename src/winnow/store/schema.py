@@ -234,13 +234,17 @@ api_keys = sa.Table(
 )
 
 # People whose events arrived since they were last scored. Ingestion adds them in the
-# same transaction as the events; scorers claim and remove them.
+# same transaction as the events; scorers lease, score and remove them.
 scoring_queue = sa.Table(
     "scoring_queue",
     metadata,
     _workspace_fk(),
     sa.Column("person_id", sa.Integer, nullable=False),
     sa.Column("queued_at", Timestamp, nullable=False),
+    # A scorer has these people until then (see winnow.store.queue).
+    sa.Column("claimed_until", Timestamp, nullable=True),
+    # Events arrived while they were claimed: score them again.
+    sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.PrimaryKeyConstraint("workspace_id", "person_id"),
     sa.Index("ix_scoring_queue_queued", "queued_at"),
 )
@@ -327,8 +331,9 @@ notification_rules = sa.Table(
 notifications = sa.Table(
     "notifications",
     metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
     # "msg_...": the webhook-id, the same on every attempt and redelivery.
-    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("message_id", sa.String(40), nullable=False, unique=True),
     _workspace_fk(),
     sa.Column("type", sa.String(50), nullable=False),
     sa.Column("person_id", sa.Integer, nullable=True),
@@ -345,7 +350,7 @@ deliveries = sa.Table(
     _workspace_fk(),
     sa.Column(
         "notification_id",
-        sa.String(40),
+        sa.Integer,
         sa.ForeignKey("notifications.id", ondelete="CASCADE"),
         nullable=False,
     ),

@@ -1,4 +1,5 @@
-"""The handoff to sales (reviews, owner rotation) and notifications (endpoints, rules, outbox)
+"""The handoff to sales (reviews, owner rotation), notifications (endpoints, rules, outbox),
+and leases on the scoring queue
 
 Revision ID: 0003
 Revises: 0002
@@ -17,6 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Scorers lease queued people instead of holding them in a long transaction.
+    with op.batch_alter_table("scoring_queue", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_until", sa.DateTime(), nullable=True))
+        batch_op.add_column(
+            sa.Column("dirty", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         "endpoints",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,7 +48,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "notifications",
-        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=50), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=True),
@@ -58,6 +66,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+        sa.UniqueConstraint("message_id", name=op.f("uq_notifications_message_id")),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index(
@@ -81,7 +90,7 @@ def upgrade() -> None:
         "deliveries",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
-        sa.Column("notification_id", sa.String(length=40), nullable=False),
+        sa.Column("notification_id", sa.Integer(), nullable=False),
         sa.Column("endpoint_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -212,6 +221,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("scoring_queue", schema=None) as batch_op:
+        batch_op.drop_column("dirty")
+        batch_op.drop_column("claimed_until")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_index("ix_reviews_workspace_person")
         batch_op.drop_index("ix_reviews_workspace_closed_due")
