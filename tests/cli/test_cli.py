@@ -602,6 +602,33 @@ def test_the_queue_reviews_and_notifications_from_the_terminal(winnow: Winnow) -
     )
 
 
+def test_reports_read_the_stage_history_and_the_campaigns(winnow: Winnow) -> None:
+    set_up(winnow)  # Ada and Bob are leads; Ada became an MQL when scored.
+    assert winnow("move", "ada@example.com", "accept", "--by", "rita").exit_code == 0
+    moved = winnow("move", "bob@example.com", "disqualify", "--reason", "student", "--by", "rita")
+    assert moved.exit_code == 0
+
+    funnel = winnow("report", "funnel", "--json").json()
+    assert [(r["from_stage"], r["entered"], r["reached"]) for r in funnel[:3]] == [
+        ("lead", 2, 1),
+        ("mql", 1, 1),
+        ("sal", 1, 0),
+    ]
+    leaks = winnow("report", "leaks", "--json").json()
+    assert leaks == [{"kind": "mql_never_reviewed", "reason": None, "people": 0}]
+    sources = winnow("report", "sources", "--to", "mql", "--json").json()
+    assert sources == [{"channel": "(none)", "entered": 2, "reached": 1, "rate": 0.5}]
+    velocity = winnow("report", "velocity", "--csv")
+    assert velocity.stdout.splitlines()[0] == "from_stage,to_stage,people,median_days,p75_days"
+    table = winnow("report", "funnel")
+    assert "Funnel (main)" in table.out and "50.0%" in table.out
+    wrong = winnow("report", "funnel", "--path", "sideways")
+    assert (wrong.exit_code, wrong.err) == (
+        1,
+        "error: unknown path 'sideways'; use main, product, expansion",
+    )
+
+
 # --- errors ----------------------------------------------------------------------------
 
 

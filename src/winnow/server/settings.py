@@ -15,9 +15,10 @@ class Settings(BaseModel):
     # Score queued people in this process (the default on SQLite; on PostgreSQL run
     # `winnow worker` processes instead, or keep this on for a single-process setup).
     scorer: bool = True
-    # People scored per micro-batch, and the longest wait between batches.
-    # Small: on SQLite a batch holds the write lock while it is scored (~2 ms a person).
-    scorer_batch: int = Field(default=200, gt=0)
+    # People scored per micro-batch, and the longest wait between batches. Scoring holds
+    # no lock, and a bigger batch costs less a person (fixed steps per batch): ~0.7 ms a
+    # person at 1,000 on SQLite, ~1.1 ms at 200.
+    scorer_batch: int = Field(default=1000, gt=0)
     scorer_idle_seconds: float = Field(default=0.5, gt=0)
     # Rescore everyone this often, so that decay and time windows stay true.
     full_rescore_seconds: float = Field(default=3600.0, gt=0)

@@ -1,0 +1,1 @@
+"""Analytics: the funnel, velocity, channels, trials and how well scores predict."""
