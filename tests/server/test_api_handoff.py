@@ -136,3 +136,27 @@ def test_another_workspace_sees_none_of_it(server: Server) -> None:
     assert other.post(f"/people/{ids['ada']}/review", json=review).status_code == 404
     newest = api(server).get("/notifications").json()[0]["id"]
     assert other.post(f"/notifications/{newest}/redeliver").status_code == 404
+
+
+def test_reports_show_the_workspace_funnel_and_nothing_of_others(server: Server) -> None:
+    ids = seed(server)
+    member = api(server, secret_key(server, "member"))
+    member.post(f"/people/{ids['ada']}/review", json={"outcome": "ready", "reason": "fit"})
+    reader = api(server, secret_key(server, "read"))
+    funnel = reader.get("/reports/funnel")
+    assert funnel.status_code == 200
+    assert [(r["from_stage"], r["entered"], r["reached"]) for r in funnel.json()[:3]] == [
+        ("lead", 4, 2),
+        ("mql", 2, 1),
+        ("sal", 1, 0),
+    ]
+    assert reader.get("/reports/leaks").json()[0] == {
+        "kind": "mql_never_reviewed", "reason": None, "people": 1,
+    }  # fmt: skip
+    assert reader.get("/reports/sources", params={"to_stage": "mql"}).json() == [
+        {"channel": "(none)", "entered": 4, "reached": 2, "rate": 0.5}
+    ]
+    assert reader.get("/reports/velocity").status_code == 200
+    assert reader.get("/reports/funnel", params={"path": "sideways"}).status_code == 400
+    other = api(server, other_workspace_key(server))
+    assert [r["entered"] for r in other.get("/reports/funnel").json()] == []

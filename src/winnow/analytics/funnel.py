@@ -70,7 +70,10 @@ def _steps(moves: pa.Table | ir.Table, path: Sequence[str], within_days: float |
                 entered.person_id == later.l_person,
                 later.l_at >= entered.entered_at,
                 *(
-                    [later.l_at <= entered.entered_at + ibis.interval(seconds=within_days * _DAY)]
+                    [
+                        later.l_at
+                        <= entered.entered_at + ibis.interval(seconds=round(within_days * _DAY))
+                    ]
                     if within_days is not None
                     else []
                 ),

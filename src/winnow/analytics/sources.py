@@ -49,6 +49,8 @@ def by_touch(
     )
     people = reached.group_by("person_id").agg(d_at=reached.l_at.min())
     t = _table(touches)
+    # Events without a campaign are no touch (a table of all events may be given).
+    t = t.filter(t.source.notnull() | t.medium.notnull() | t.campaign.notnull())
     t = t.mutate(channel=ibis.coalesce(t[level], ibis.literal(NONE)))
     joined = people.left_join(t, people.person_id == t.person_id)
     if touch == "last":

@@ -21,6 +21,7 @@ from winnow.server.api import (
     notifications,
     people,
     rejected,
+    reports,
     spec,
     workspaces,
 )
@@ -89,4 +90,5 @@ def create_app(
     app.include_router(workspaces.router)
     app.include_router(handoff.router)
     app.include_router(notifications.router)
+    app.include_router(reports.router)
     return app
