@@ -16,7 +16,7 @@ from winnow.clock import from_db, parse_instant, to_db
 from winnow.store.history import HistoryEntry, person_history
 from winnow.store.people import display_name
 from winnow.store.schema import account_scores, accounts, events, people, scores
-from winnow.store.scores import person_score
+from winnow.store.scores import holds, person_score
 
 
 class LeadNotFound(LookupError):
@@ -134,6 +134,7 @@ class LeadFilter:
     account_id: int | None = None
     q: str | None = None  # in the name, email or company, case-insensitive
     person_ids: tuple[int, ...] | None = None
+    segment: str | None = None  # in this segment at the latest scoring
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,6 +272,8 @@ def list_leads(
         query = query.where(people.c.account_id == where.account_id)
     if where.person_ids is not None:
         query = query.where(people.c.id.in_(where.person_ids))
+    if where.segment is not None:
+        query = query.where(holds(f"segment:{where.segment}"))
     if where.q and where.q.strip():
         text = where.q.strip()
         query = query.where(

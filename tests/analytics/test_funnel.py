@@ -24,6 +24,7 @@ from datetime import datetime
 import pyarrow as pa
 import pytest
 
+from winnow.analytics.calibration import SCORES, VERSIONS, calibration, mql_precision
 from winnow.analytics.funnel import conversion, leaks, overall, velocity
 from winnow.analytics.history import MOVES, TOUCHES
 from winnow.analytics.sources import by_touch
@@ -169,3 +170,45 @@ def test_last_touch_credits_the_last_one_before_converting() -> None:
     )  # fmt: skip
     table = by_touch(MOVES_TABLE, late, touch="last")
     assert rows(table, "channel", "entered", "reached") == [("(none)", 6, 1)]
+
+
+# Current scores: p1 95 A (customer), p2 70 B, p3 45 C, p4 82 A (sal, then nurture),
+# p5 50 C (sql, lost), p6 10 D.
+SCORES_TABLE = pa.table(
+    {
+        "person_id": [1, 2, 3, 4, 5, 6],
+        "score": [95.0, 70.0, 45.0, 82.0, 50.0, 10.0],
+        "grade": ["A", "B", "C", "A", "C", "D"],
+    },
+    schema=SCORES,
+)
+
+
+def test_calibration_by_score_band_and_grade() -> None:
+    # Reaching sql or beyond: p1 and p5.
+    bands = calibration(MOVES_TABLE, SCORES_TABLE, band_width=25, target="sql")
+    assert rows(bands, "group", "people", "reached") == [
+        (0.0, 1, 0),  # p6 (10)
+        (25.0, 1, 0),  # p3 (45)
+        (50.0, 2, 1),  # p5 (50, reached sql), p2 (70)
+        (75.0, 2, 1),  # p1 (95, reached), p4 (82)
+    ]
+    grades = calibration(MOVES_TABLE, SCORES_TABLE, by="grade", target="customer")
+    assert rows(grades, "group", "people", "reached", "rate") == [
+        ("A", 2, 1, 0.5),
+        ("B", 1, 0, 0.0),
+        ("C", 2, 0, 0.0),
+        ("D", 1, 0, 0.0),
+    ]
+
+
+def test_mql_precision_by_the_spec_version_live_at_the_time() -> None:
+    # Version 1 from Dec 1, version 2 from Feb 1: p1 and p2 became MQLs under 1
+    # (p1 went on to sql and customer), p3 and p4 under 2 (neither reached sql).
+    versions = pa.table({"version": [1, 2], "created_at": [d(1, 1), d(2, 1)]}, schema=VERSIONS)
+    table = mql_precision(MOVES_TABLE, versions)
+    assert rows(table, "spec_version", "mqls", "reached_sql", "reached_customer") == [
+        (1, 2, 1, 1),
+        (2, 2, 0, 0),
+    ]
+    assert rows(table, "precision_sql")[0] == (0.5,)

@@ -622,6 +622,13 @@ def test_reports_read_the_stage_history_and_the_campaigns(winnow: Winnow) -> Non
     assert velocity.stdout.splitlines()[0] == "from_stage,to_stage,people,median_days,p75_days"
     table = winnow("report", "funnel")
     assert "Funnel (main)" in table.out and "50.0%" in table.out
+    written = winnow("report", "--html", "report.html")
+    assert written.exit_code == 0 and "no external resources" in written.out
+    page = Path("report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and page.count("<svg") >= 3
+    assert "lead → mql" in page and "50.0%" in page
+    assert not re.search(r"(src|href)=\"https?:", page)  # opens offline
+    assert winnow("report").exit_code == 2  # neither a report nor --html: the help
     wrong = winnow("report", "funnel", "--path", "sideways")
     assert (wrong.exit_code, wrong.err) == (
         1,

@@ -160,3 +160,48 @@ def test_reports_show_the_workspace_funnel_and_nothing_of_others(server: Server)
     assert reader.get("/reports/funnel", params={"path": "sideways"}).status_code == 400
     other = api(server, other_workspace_key(server))
     assert [r["entered"] for r in other.get("/reports/funnel").json()] == []
+
+
+def test_segments_filter_people_and_reports(server: Server) -> None:
+    from tests.server.conftest import SPEC
+
+    ids = seed(server)
+    with_segment = SPEC + "segments:\n  asked for a demo: 'did(\"Demo Requested\")'\n"
+    client = api(server)
+    assert client.post("/spec", json={"source": with_segment}).status_code == 201
+    assert client.get("/reports/segments").json() == [
+        {"name": "asked for a demo", "expression": 'did("Demo Requested")', "people": 2}
+    ]
+    people = client.get("/people", params={"segment": "asked for a demo"}).json()["data"]
+    assert sorted(p["user_id"] for p in people) == ["ada", "cy"]
+    funnel = client.get("/reports/funnel", params={"segment": "asked for a demo"}).json()
+    assert (funnel[0]["from_stage"], funnel[0]["entered"]) == ("lead", 2)
+    unknown = client.get("/reports/leaks", params={"segment": "nobody"})
+    assert unknown.status_code == 400
+    assert unknown.json()["message"] == (
+        "no segment 'nobody' in the live spec (segments: asked for a demo)"
+    )
+    assert client.get("/people", params={"segment": "nobody"}).json()["data"] == []
+    assert ids["ada"] in {p["id"] for p in people}
+
+
+def test_trial_and_calibration_reports(server: Server) -> None:
+    from tests.factories import make_group
+    from tests.server.test_api_people import send
+
+    seed(server)
+    # Initech's plan went from trial to paid: its people became customers.
+    send(
+        server,
+        make_group(userId="ada", groupId="initech", traits={"plan": "paid"},
+                   timestamp="2026-05-01T11:30:00Z"),
+    )  # fmt: skip
+    server.app.state.scorer.score_queued()
+    client = api(server)
+    trials = client.get("/reports/trials").json()
+    assert trials["summary"]["trials"] == 1 and trials["summary"]["converted"] == 1
+    assert [c["trials"] for c in trials["cohorts"]] == [1]
+    calibration = client.get("/reports/calibration", params={"by": "grade"}).json()
+    by_grade = {r["group"]: (r["people"], r["reached"]) for r in calibration["calibration"]}
+    assert by_grade == {"B": (2, 1), "D": (2, 1)}  # Ada (B) and Bob (D) of Initech
+    assert [r["spec_version"] for r in calibration["mql_precision"]] == [1]

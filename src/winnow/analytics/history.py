@@ -8,6 +8,7 @@ raw material of first- and last-touch attribution.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -82,13 +83,7 @@ def load_touches(conn: sa.Connection, workspace_id: int) -> pa.Table:
         .where(events.c.workspace_id == workspace_id, campaign.is_not(None))
         .order_by(events.c.timestamp, events.c.id)
     ).all()
-    columns: list[list[Any]] = [[] for _ in TOUCHES.names]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    table = pa.table(
-        [pa.array(c, f.type) for c, f in zip(columns, TOUCHES, strict=True)], schema=TOUCHES
-    )
+    table = arrow_table(rows, TOUCHES)
     # A context without a campaign object reads as a row of nulls: not a touch.
     keep = pa.compute.or_(
         pa.compute.is_valid(table["source"]),
@@ -97,3 +92,13 @@ def load_touches(conn: sa.Connection, workspace_id: int) -> pa.Table:
         ),
     )
     return table.filter(keep)
+
+
+def arrow_table(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Rows of a query as an Arrow table of `schema` (its columns in the rows' order)."""
+    columns: list[list[Any]] = [[] for _ in schema.names]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)]
+    return pa.table(arrays, schema=schema)

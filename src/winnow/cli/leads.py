@@ -31,6 +31,9 @@ def leads(
         str | None, typer.Option(help=f"Only this stage: {', '.join(STAGES)}.")
     ] = None,
     grade: Annotated[str | None, typer.Option(help="Only this fit grade: A, B, C or D.")] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only the people in this segment of the spec.")
+    ] = None,
     top: Annotated[int, typer.Option(help="How many to show.", min=1)] = 20,
     database: DatabaseOption = DEFAULT_DATABASE,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
@@ -42,7 +45,7 @@ def leads(
     if grade is not None and grade not in GRADES:
         fail(f"unknown grade {grade!r}; grades are A, B, C, D")
     with workspace_transaction(database, workspace) as (conn, ws):
-        rows = top_leads(conn, ws.id, stage=stage, grade=grade, limit=top)
+        rows = top_leads(conn, ws.id, stage=stage, grade=grade, segment=segment, limit=top)
     if as_json:
         print_json(rows)
         return

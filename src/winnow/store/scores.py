@@ -117,15 +117,22 @@ class Lead:
     scored_at: datetime
 
 
+def holds(key: str) -> sa.ColumnElement[bool]:
+    """A stored condition held at the latest scoring: "segment:<name>", "mql", ..."""
+    condition: sa.ColumnElement[bool] = scores.c.criteria[key].as_boolean().is_(True)
+    return condition
+
+
 def top_leads(
     conn: sa.Connection,
     workspace_id: int,
     *,
     stage: str | None = None,
     grade: str | None = None,
+    segment: str | None = None,
     limit: int = 20,
 ) -> list[Lead]:
-    """Scored people, best score first, optionally in one stage or grade."""
+    """Scored people, best score first, optionally in one stage, grade or segment."""
     query = (
         sa.select(
             people.c.id,
@@ -153,6 +160,8 @@ def top_leads(
         query = query.where(people.c.stage == stage)
     if grade:
         query = query.where(scores.c.grade == grade)
+    if segment:
+        query = query.where(holds(f"segment:{segment}"))
     return [_lead(row) for row in conn.execute(query).mappings()]
 
 

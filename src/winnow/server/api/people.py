@@ -44,6 +44,9 @@ def list_people(
     min_score: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     max_score: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     account_id: QueryId = None,
+    segment: Annotated[
+        str | None, Query(max_length=200, pattern=STORABLE, description="In this segment now.")
+    ] = None,
     q: Annotated[
         str | None, Query(description="Part of a name, email or company.", pattern=STORABLE)
     ] = None,
@@ -59,7 +62,7 @@ def list_people(
     """List people with their current score, filtered and sorted, a page at a time."""
     where = LeadFilter(
         stage=stage, grade=grade, min_score=min_score, max_score=max_score,
-        account_id=account_id, q=q,
+        account_id=account_id, q=q, segment=segment,
     )  # fmt: skip
     with transaction(request) as conn:
         try:
