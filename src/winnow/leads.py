@@ -16,7 +16,7 @@ from winnow.clock import from_db, parse_instant, to_db
 from winnow.store.history import HistoryEntry, person_history
 from winnow.store.people import display_name
 from winnow.store.schema import account_scores, accounts, events, people, scores
-from winnow.store.scores import holds, person_score
+from winnow.store.scores import in_segment, person_score
 
 
 class LeadNotFound(LookupError):
@@ -273,7 +273,7 @@ def list_leads(
     if where.person_ids is not None:
         query = query.where(people.c.id.in_(where.person_ids))
     if where.segment is not None:
-        query = query.where(holds(f"segment:{where.segment}"))
+        query = query.where(in_segment(where.segment))
     if where.q and where.q.strip():
         text = where.q.strip()
         query = query.where(

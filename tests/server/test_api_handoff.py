@@ -166,12 +166,22 @@ def test_segments_filter_people_and_reports(server: Server) -> None:
     from tests.server.conftest import SPEC
 
     ids = seed(server)
-    with_segment = SPEC + "segments:\n  asked for a demo: 'did(\"Demo Requested\")'\n"
+    with_segment = SPEC + (
+        "segments:\n"
+        "  asked for a demo: 'did(\"Demo Requested\")'\n"
+        "  big accounts: {accounts: 'account.employees >= 100'}\n"
+    )
     client = api(server)
     assert client.post("/spec", json={"source": with_segment}).status_code == 201
     assert client.get("/reports/segments").json() == [
-        {"name": "asked for a demo", "expression": 'did("Demo Requested")', "people": 2}
-    ]
+        {"name": "asked for a demo", "of": "people", "expression": 'did("Demo Requested")',
+         "people": 2, "accounts": 2},
+        # Initech (120 people) is; Globex (no head count) is not.
+        {"name": "big accounts", "of": "accounts", "expression": "account.employees >= 100",
+         "people": 2, "accounts": 1},
+    ]  # fmt: skip
+    big = client.get("/people", params={"segment": "big accounts"}).json()["data"]
+    assert sorted(p["user_id"] for p in big) == ["ada", "bob"]
     people = client.get("/people", params={"segment": "asked for a demo"}).json()["data"]
     assert sorted(p["user_id"] for p in people) == ["ada", "cy"]
     funnel = client.get("/reports/funnel", params={"segment": "asked for a demo"}).json()
@@ -179,7 +189,7 @@ def test_segments_filter_people_and_reports(server: Server) -> None:
     unknown = client.get("/reports/leaks", params={"segment": "nobody"})
     assert unknown.status_code == 400
     assert unknown.json()["message"] == (
-        "no segment 'nobody' in the live spec (segments: asked for a demo)"
+        "no segment 'nobody' in the live spec (segments: asked for a demo, big accounts)"
     )
     assert client.get("/people", params={"segment": "nobody"}).json()["data"] == []
     assert ids["ada"] in {p["id"] for p in people}

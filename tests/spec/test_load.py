@@ -146,3 +146,21 @@ def test_a_null_key_is_an_error_not_a_hang() -> None:
         with pytest.raises(SpecInvalid) as caught:
             load_spec(source)
         assert caught.value.errors, source
+
+
+def test_handoff_and_account_segments_are_checked_where_they_are_written() -> None:
+    spec = load_spec_file(EXAMPLE)
+    assert set(spec.hand_raises) == {"demo request", "contact sales", "pricing twice in a week"}
+    assert "paying for under a week" in spec.account_segments
+    # The last owner rule (round-robin for everyone) needs no condition.
+    assert [key for key, _ in spec.conditions()][-3:] == [
+        "hand_raise:pricing twice in a week", "route:0", "route:1",
+    ]  # fmt: skip
+    broken = MINIMAL + (
+        "segments:\n  big: {accounts: 'acount.employees > 100'}\n"
+        "handoff:\n  calendar: {timezone: Mars/Olympus}\n"
+        "  hand_raise:\n    - {name: demo, when: 'did(\"Demo\", within=7)'}\n"
+    )
+    found = errors_of(broken)
+    assert any(e.startswith("segments.big.accounts") and "'acount'" in e for e in found), found
+    assert any(e.startswith("handoff.calendar") and "Mars/Olympus" in e for e in found), found

@@ -3,7 +3,10 @@
 A segment is evaluated with every scoring (it is a named condition of the spec, stored
 with each score as "segment:<name>"), so its members are live: as fresh as the scores,
 which the scorer keeps within moments of the events. Filters everywhere (the people
-list, `winnow leads --segment`, the reports) read the same stored answer.
+list, `winnow leads --segment`, the reports) read the same stored answer. A segment of
+accounts (`{accounts: ...}`) is stored the same way, as "account_segment:<name>", for
+each person of the accounts it holds for; its members are those accounts, and as a
+filter it keeps their people.
 """
 
 from __future__ import annotations
@@ -14,47 +17,74 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from winnow.spec import Spec
-from winnow.store.schema import scores
+from winnow.store.schema import people, scores
 from winnow.store.scores import holds
 
 
 @dataclass(frozen=True, kw_only=True)
 class SegmentCount:
     name: str
+    of: str  # "people" or "accounts"
     expression: str
     people: int
+    accounts: int
 
 
 class UnknownSegment(LookupError):
     pass
 
 
+def key(spec: Spec, name: str) -> str:
+    """The stored condition of a segment; an unknown name is refused, naming the others."""
+    if name in spec.segments:
+        return f"segment:{name}"
+    if name in spec.account_segments:
+        return f"account_segment:{name}"
+    known = ", ".join(spec.document.segments) or "none"
+    raise UnknownSegment(f"no segment {name!r} in the live spec (segments: {known})")
+
+
 def segment_counts(conn: sa.Connection, workspace_id: int, spec: Spec) -> list[SegmentCount]:
-    """Every segment of the spec with how many people are in it now."""
-    names = list(spec.document.segments)
-    if not names:
-        return []
-    counts = conn.execute(
-        sa.select(
-            *[
-                sa.func.coalesce(sa.func.sum(sa.case((holds(f"segment:{n}"), 1), else_=0)), 0)
-                for n in names
-            ]
-        ).where(scores.c.workspace_id == workspace_id)
-    ).one()
-    return [
-        SegmentCount(name=n, expression=spec.document.segments[n], people=int(c))
-        for n, c in zip(names, counts, strict=True)
-    ]
+    """Every segment of the spec with how many people (and accounts) are in it now."""
+    found = []
+    for name, definition in spec.document.segments.items():
+        condition = holds(key(spec, name))
+        people_n, accounts_n = conn.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(people.c.account_id)))
+            .select_from(scores.join(people, people.c.id == scores.c.person_id))
+            .where(scores.c.workspace_id == workspace_id, condition)
+        ).one()
+        of_accounts = not isinstance(definition, str)
+        found.append(
+            SegmentCount(
+                name=name,
+                of="accounts" if of_accounts else "people",
+                expression=definition if isinstance(definition, str) else definition.accounts,
+                people=int(people_n),
+                accounts=int(accounts_n),
+            )
+        )
+    return found
 
 
 def members(conn: sa.Connection, workspace_id: int, spec: Spec, name: str) -> list[int]:
-    """The ids of the people in a segment now; an unknown name is refused, naming the others."""
-    if name not in spec.document.segments:
-        known = ", ".join(spec.document.segments) or "none"
-        raise UnknownSegment(f"no segment {name!r} in the live spec (segments: {known})")
+    """The ids of the people in a segment now (for a segment of accounts: their people)."""
     query = sa.select(scores.c.person_id).where(
-        scores.c.workspace_id == workspace_id, holds(f"segment:{name}")
+        scores.c.workspace_id == workspace_id, holds(key(spec, name))
+    )
+    return sorted(conn.execute(query).scalars())
+
+
+def member_accounts(conn: sa.Connection, workspace_id: int, spec: Spec, name: str) -> list[int]:
+    """The ids of the accounts with someone in the segment now."""
+    query = (
+        sa.select(sa.distinct(people.c.account_id))
+        .select_from(scores.join(people, people.c.id == scores.c.person_id))
+        .where(
+            scores.c.workspace_id == workspace_id,
+            holds(key(spec, name)),
+            people.c.account_id.is_not(None),
+        )
     )
     return sorted(conn.execute(query).scalars())
 

@@ -55,14 +55,18 @@ class Spec:
     metrics: tuple[MetricCheck, ...]
     stages: dict[str, Checked]
     segments: dict[str, Checked]
+    # Segments of accounts (spec `segments: {name: {accounts: ...}}`), by name.
+    account_segments: dict[str, Checked]
     # handoff.hand_raise by name, and the `when` of each handoff.owners rule (None: always).
     hand_raises: dict[str, Checked]
     routes: tuple[Checked | None, ...]
 
     def conditions(self) -> list[tuple[str, Checked]]:
         """Every named condition the engine evaluates besides the stages, keyed as scores
-        keep them: `segment:<name>`, `hand_raise:<name>`, `route:<index>`."""
+        keep them: `segment:<name>`, `account_segment:<name>`, `hand_raise:<name>`,
+        `route:<index>`."""
         named = [(f"segment:{n}", c) for n, c in self.segments.items()]
+        named += [(f"account_segment:{n}", c) for n, c in self.account_segments.items()]
         named += [(f"hand_raise:{n}", c) for n, c in self.hand_raises.items()]
         named += [(f"route:{i}", c) for i, c in enumerate(self.routes) if c is not None]
         return named
@@ -169,7 +173,14 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         if text is not None:
             stages[stage] = expr(text, Scope.PERSON, f"stages.{stage}")
     segments = {
-        name: expr(text, Scope.PERSON, f"segments.{name}") for name, text in doc.segments.items()
+        name: expr(text, Scope.PERSON, f"segments.{name}")
+        for name, text in doc.segments.items()
+        if isinstance(text, str)
+    }
+    account_segments = {
+        name: expr(text.accounts, Scope.PERSON, f"segments.{name}.accounts")
+        for name, text in doc.segments.items()
+        if not isinstance(text, str)
     }
     _unique_names([h.name for h in doc.handoff.hand_raise], "handoff.hand_raise", errors)
     hand_raises = {
@@ -192,6 +203,7 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         metrics=tuple(metrics),
         stages={k: v for k, v in stages.items() if v},
         segments={k: v for k, v in segments.items() if v},
+        account_segments={k: v for k, v in account_segments.items() if v},
         hand_raises={k: v for k, v in hand_raises.items() if v},
         routes=tuple(routes),
     )
@@ -230,7 +242,10 @@ def _raw_expression_errors(data: dict[str, Any]) -> list[SpecError]:
         places.append((f"stages.{stage}", section("stages", stage), Scope.PERSON))
     segments = section("segments")
     for name, text in segments.items() if isinstance(segments, dict) else []:
-        places.append((f"segments.{name}", text, Scope.PERSON))
+        if isinstance(text, dict):
+            places.append((f"segments.{name}.accounts", text.get("accounts"), Scope.PERSON))
+        else:
+            places.append((f"segments.{name}", text, Scope.PERSON))
     for part in ("hand_raise", "owners"):
         entries = section("handoff", part)
         for i, entry in enumerate(entries if isinstance(entries, list) else []):

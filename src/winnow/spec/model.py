@@ -211,6 +211,13 @@ class Handoff(_Model):
     hand_raise: list[HandRaise] = []
 
 
+class AccountSegment(_Model):
+    """A segment of accounts: those with someone for whom `accounts` holds (written with
+    account.* and account-scoped metrics, it holds for all of an account's people alike)."""
+
+    accounts: str
+
+
 class SpecDocument(_Model):
     version: Literal[1] = 1
     lists: dict[Name, list[str | int | float]] = {}
@@ -219,5 +226,5 @@ class SpecDocument(_Model):
     metrics: dict[Name, Metric] = {}
     accounts: Accounts = Accounts()
     stages: Stages = Stages()
-    segments: dict[Name, str] = {}
+    segments: dict[Name, str | AccountSegment] = {}
     handoff: Handoff = Handoff()

@@ -123,6 +123,11 @@ def holds(key: str) -> sa.ColumnElement[bool]:
     return condition
 
 
+def in_segment(name: str) -> sa.ColumnElement[bool]:
+    """In a segment of the spec at the latest scoring: of people, or (the people of) accounts."""
+    return sa.or_(holds(f"segment:{name}"), holds(f"account_segment:{name}"))
+
+
 def top_leads(
     conn: sa.Connection,
     workspace_id: int,
@@ -161,7 +166,7 @@ def top_leads(
     if grade:
         query = query.where(scores.c.grade == grade)
     if segment:
-        query = query.where(holds(f"segment:{segment}"))
+        query = query.where(in_segment(segment))
     return [_lead(row) for row in conn.execute(query).mappings()]
 
 
