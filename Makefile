@@ -29,6 +29,8 @@ run: install
 	@echo "Keys for the demo workspace (shown once):"
 	$(BIN)/winnow keys create write --name "demo website" --database $(DEMO_URL) --workspace demo
 	$(BIN)/winnow keys create secret --role admin --name "demo admin" --database $(DEMO_URL) --workspace demo
+	@echo "Sign in to the dashboard at http://127.0.0.1:$(PORT) with:"
+	$(BIN)/winnow users add demo@lumen.example --role admin --name "Demo Admin" --generate --database $(DEMO_URL) --workspace demo
 	$(BIN)/winnow serve --database $(DEMO_URL) --port $(PORT)
 
 lint: dev

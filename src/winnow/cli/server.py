@@ -144,7 +144,68 @@ def revoke(
     console.print(f"key {key.id} ({key.name}) revoked")
 
 
+users_app = typer.Typer(help="People who sign in to the dashboard.")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="Their email; they sign in with it.")],
+    role: Annotated[str, typer.Option(help="admin, member (may move leads) or read.")] = "member",
+    name: Annotated[str | None, typer.Option(help="How the dashboard shows them.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Their password (at least 10 characters); asked for when left out."),
+    ] = None,
+    generate: Annotated[
+        bool, typer.Option(help="Make up a strong password and print it once.")
+    ] = False,
+    database: DatabaseOption = DEFAULT_DATABASE,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+) -> None:
+    """Add a dashboard user to the workspace."""
+    import secrets
+
+    from winnow.clock import utcnow
+    from winnow.store.users import UserError, create_user
+
+    if generate:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with workspace_transaction(database, workspace) as (conn, ws):
+        try:
+            user = create_user(
+                conn, ws.id, email=email, password=password, role=role, name=name, now=utcnow()
+            )
+        except UserError as exc:
+            fail(str(exc))
+    console.print(f"user {user.email} ({user.role}) added to {ws.slug}")
+    if generate:
+        console.print(f"password (shown once): {password}")
+
+
+@users_app.command("list")
+def users_list(
+    database: DatabaseOption = DEFAULT_DATABASE,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    as_json: JsonOption = False,
+) -> None:
+    """The workspace's dashboard users (never their passwords)."""
+    from winnow.store.users import list_users
+
+    with workspace_transaction(database, workspace) as (conn, ws):
+        found = list_users(conn, ws.id)
+    if as_json:
+        print_json(found)
+        return
+    table = Table("id", "email", "name", "role", "language")
+    for u in found:
+        table.add_row(str(u.id), u.email, u.name or "", u.role, u.language or "")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(worker)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(users_app, name="users")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from winnow import __version__
+from winnow import __version__, web
 from winnow.clock import utcnow
 from winnow.notify.dispatcher import Dispatcher
 from winnow.server import errors, ingestion
@@ -91,4 +91,5 @@ def create_app(
     app.include_router(handoff.router)
     app.include_router(notifications.router)
     app.include_router(reports.router)
+    web.install(app)
     return app

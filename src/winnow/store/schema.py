@@ -389,3 +389,33 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_delivery_attempts_delivery", "delivery_id"),
 )
+
+# -- the dashboard -----------------------------------------------------------------------------
+
+# People who sign in to the dashboard, with a role as API keys have (admin, member, read).
+# The password is kept as a salted scrypt hash (winnow.store.users).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("language", sa.String(10), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("disabled_at", Timestamp, nullable=True),
+)
+
+# Signed-in sessions. Only a hash of the cookie's token is kept; each has its CSRF token.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+)
