@@ -27,6 +27,14 @@ from winnow.store.workspaces import create_workspace
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 PASSWORD = "correct horse battery"
+# Reviews are due 8 hours after entering the queue, any hour of any day.
+HANDOFF = """
+handoff:
+  calendar: {hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
+  sla: {mql: 8h}
+  owners:
+    - {round_robin: [ana@acme.example]}
+"""
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
 
 
@@ -38,7 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(engine)
     with engine.begin() as conn:
         ws = create_workspace(conn, "acme", "Acme", now=CREATED)
-        publish_spec(conn, ws.id, SPEC, by="test", now=CREATED)
+        publish_spec(conn, ws.id, SPEC + HANDOFF, by="test", now=CREATED)
         for email, role in (("ana@acme.example", "admin"), ("rui@acme.example", "read")):
             create_user(conn, ws.id, email=email, password=PASSWORD, role=role, now=CREATED)
         people = [
@@ -179,3 +187,67 @@ def test_the_session_cookie_is_http_only_and_signing_out_ends_it(page: Page, sit
     expect(page).to_have_url(re.compile(r"/login$"))
     answer = httpx.get(f"{site}/", cookies={"winnow_session": cookie["value"]})
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/"
+
+
+def test_a_segment_with_an_error_is_shown_in_place_then_fixed_and_saved(
+    page: Page, site: str
+) -> None:
+    sign_in(page, site)
+    page.goto(f"{site}/segments")
+    page.fill("#segment-form input[name=name]", "asked for a demo")
+    page.fill("#segment-form textarea[name=expression]", 'did("Demo Requested") and engagment > 0')
+    problems = page.locator("#check .problems")
+    expect(problems).to_contain_text("unknown name 'engagment'")
+    expect(problems).to_contain_text("did you mean 'engagement'?")
+    shot(page, "segment-error")
+    page.fill("#segment-form textarea[name=expression]", 'did("Demo Requested") and engagement > 0')
+    expect(page.locator("#check .ok")).to_have_text("Valid: 2 people are in it now.")
+    shot(page, "segment-valid")
+    page.get_by_role("button", name="Save and publish").click()
+    row = page.locator("table.segments tbody tr", has_text="asked for a demo")
+    expect(row).to_contain_text("2")
+    row.get_by_role("link").click()
+    expect(page.locator("table.leads tbody tr")).to_have_count(2)
+
+
+def test_the_review_queue_shows_sla_timers_and_takes_a_review(page: Page, site: str) -> None:
+    sign_in(page, site)
+    page.goto(f"{site}/queue")
+    row = page.locator("table.queue tbody tr", has_text="Cy Young")
+    expect(row).to_contain_text("8.0 h left")
+    expect(row).to_contain_text("ana@acme.example")
+    shot(page, "queue")
+    row.locator("select[name=outcome]").select_option("nurture")
+    row.locator("input[name=reason]").fill("next quarter")
+    row.get_by_role("button", name="Done").click()
+    expect(page.locator("table.queue tbody tr", has_text="Cy Young")).to_have_count(0)
+    page.goto(f"{site}/leads?q=young")
+    expect(page.locator("table.leads tbody tr").first).to_contain_text("NURTURE")
+
+
+def test_reports_draw_their_charts(page: Page, site: str) -> None:
+    sign_in(page, site)
+    page.goto(f"{site}/reports")
+    expect(page.locator("canvas[data-drawn='1']")).to_have_count(4)
+    expect(page.locator("section", has_text="Funnel").locator("tbody tr").first).to_contain_text(
+        "LEAD → MQL"
+    )
+    shot(page, "reports")
+
+
+def test_the_spec_page_shows_versions_their_diff_and_checks_a_draft(page: Page, site: str) -> None:
+    sign_in(page, site)
+    page.goto(f"{site}/spec")
+    # The segment saved earlier made version 2: its diff adds the segments block.
+    expect(page.locator(".versions li").first).to_contain_text("v2")
+    expect(page.locator("pre.diff .d-added").last).to_contain_text("'asked for a demo'")
+    expect(page.locator("pre.diff .d-removed")).to_have_count(0)
+    draft = page.locator("#spec-form textarea[name=source]")
+    original = draft.input_value()
+    draft.fill(original.replace("engagement >= 40", "engagment >= 40"))
+    expect(page.locator("#spec-check .problems")).to_contain_text(
+        "stages.mql (line 9): unknown name 'engagment'"
+    )
+    shot(page, "spec-error")
+    draft.fill(original)
+    expect(page.locator("#spec-check .ok")).to_contain_text("Valid: 1 fit rules")

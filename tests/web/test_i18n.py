@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from winnow.web import pages
 from winnow.web.i18n import catalog, negotiate, translator
 
-TEMPLATES = Path(pages.__file__).parent / "templates"
+TEMPLATES = pages.TEMPLATES_DIR
 LITERAL = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 
 

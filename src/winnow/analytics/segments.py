@@ -12,13 +12,18 @@ filter it keeps their people.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from winnow.spec import Spec
+from winnow.engine import score_frames
+from winnow.spec import Spec, SpecInvalid, load_spec
+from winnow.spec.edit import with_segment
+from winnow.store.frames import load_frames
 from winnow.store.schema import people, scores
 from winnow.store.scores import holds
+from winnow.store.specs import live_spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,3 +98,34 @@ def only(table: pa.Table, person_ids: list[int]) -> pa.Table:
     """The rows of a moves or touches table about these people: a breakdown by segment."""
     wanted = pa.array(person_ids, pa.int64())
     return table.filter(pa.compute.is_in(table["person_id"], value_set=wanted))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preview:
+    """A segment as it would be: the spec with it, its errors, or how many it holds now."""
+
+    source: str
+    errors: tuple[str, ...]
+    people: int | None
+
+
+def preview(
+    conn: sa.Connection, workspace_id: int, name: str, expression: str, *, now: datetime
+) -> Preview:
+    """Check a new or edited segment against the live spec and count its members now.
+
+    Counting scores everyone with the candidate spec on DuckDB (nothing is stored), so
+    it reflects every event: what the segment would hold if it were published now.
+    """
+    _, spec = live_spec(conn, workspace_id)
+    try:
+        source = with_segment(spec.source, name, expression)
+        candidate = load_spec(source)
+    except SpecInvalid as exc:
+        return Preview(source=spec.source, errors=tuple(str(e) for e in exc.errors), people=None)
+    except ValueError as exc:
+        return Preview(source=spec.source, errors=(str(exc),), people=None)
+    results = score_frames(candidate, **load_frames(conn, workspace_id), as_of=now)
+    key = f"segment:{name.strip()}"
+    people = sum(1 for r in results if r.conditions.get(key))
+    return Preview(source=source, errors=(), people=people)

@@ -16,7 +16,14 @@
             return { label: name.toUpperCase(), data: data.series[name], backgroundColor: palette[i % palette.length] };
           })
         },
-        options: { responsive: true, animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+        options: {
+          responsive: true, animation: false,
+          plugins: { legend: { display: names.length > 1 } },
+          scales: {
+            x: { stacked: true },
+            y: { stacked: true, beginAtZero: true, ticks: canvas.dataset.percent ? { callback: function (v) { return Math.round(v * 100) + "%"; } } : {} }
+          }
+        }
       });
       canvas.dataset.drawn = "1";
     });
@@ -24,3 +31,14 @@
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSwap", draw);
 })();
+
+// "Edit" on a segment fills the form with it (saving replaces it in the spec).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button.edit");
+  var form = document.getElementById("segment-form");
+  if (!button || !form) return;
+  form.elements.name.value = button.dataset.name;
+  form.elements.expression.value = button.dataset.expression;
+  form.elements.expression.dispatchEvent(new Event("input", { bubbles: true }));
+  form.elements.expression.focus();
+});
