@@ -251,3 +251,41 @@ def test_the_spec_page_shows_versions_their_diff_and_checks_a_draft(page: Page, 
     shot(page, "spec-error")
     draft.fill(original)
     expect(page.locator("#spec-check .ok")).to_contain_text("Valid: 1 fit rules")
+
+
+def test_settings_create_a_key_an_endpoint_and_log_what_it_is_sent(page: Page, site: str) -> None:
+    sign_in(page, site, "rui@acme.example")
+    assert httpx.get(f"{site}/settings", cookies=_cookies(page)).status_code == 403
+    expect(page.locator(".side")).not_to_contain_text("Settings")
+    page.context.clear_cookies()
+    sign_in(page, site)
+    page.goto(f"{site}/settings")
+    keys = page.locator("section", has_text="API keys")
+    keys.locator("input[name=name]").fill("crm sync")
+    keys.locator("select[name=kind]").select_option("secret")
+    keys.locator("select[name=role]").select_option("read")
+    keys.get_by_role("button", name="Create key").click()
+    token = page.locator(".new-token code").inner_text()
+    assert token.startswith("wn_secret_")
+    reader = httpx.get(f"{site}/api/v1/people", headers={"Authorization": f"Bearer {token}"})
+    assert reader.status_code == 200
+    hooks = page.locator("section", has_text="Notification endpoints")
+    hooks.locator("input[name=name]").fill("crm")
+    hooks.locator("input[name=url]").fill("https://crm.example/winnow")
+    hooks.locator("input[value='person.disqualified']").check()
+    hooks.get_by_role("button", name="Add endpoint").click()
+    expect(page.locator("table.endpoints")).to_contain_text("person.disqualified")
+    # A move that rule wants lands in the log, waiting for the dispatcher.
+    page.goto(f"{site}/leads?q=stone")
+    page.click("table.leads a")
+    page.locator("form.a-disqualify input[name=reason]").fill("student")
+    page.get_by_role("button", name="Disqualify").click()
+    page.goto(f"{site}/settings")
+    entry = page.locator("table.log tbody tr").first
+    expect(entry).to_contain_text("person.disqualified")
+    expect(entry).to_contain_text("pending")
+    shot(page, "settings")
+
+
+def _cookies(page: Page) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in page.context.cookies()}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from winnow.web.pages import account, leads, workspace
+from winnow.web.pages import account, leads, settings, workspace
 from winnow.web.pages.common import DYNAMIC_STRINGS, TEMPLATES_DIR
 
 router = APIRouter(include_in_schema=False)
-for area in (account, leads, workspace):
+for area in (account, leads, workspace, settings):
     router.include_router(area.router)
 
 __all__ = ["DYNAMIC_STRINGS", "TEMPLATES_DIR", "router"]

@@ -37,6 +37,17 @@ DYNAMIC_STRINGS = (
     *(s.upper() for s in STAGES),
     *(f.capitalize() for f in BANT),
     "The email or password is not right.",
+    "Rotate secret",
+    "Enable",
+    "Disable",  # settings: endpoint changes
+    "write",
+    "secret",
+    "read",
+    "member",
+    "admin",  # key kinds and roles
+    "pending",
+    "delivered",
+    "failed",  # delivery statuses
 )
 
 
