@@ -135,6 +135,7 @@ class LeadFilter:
     q: str | None = None  # in the name, email or company, case-insensitive
     person_ids: tuple[int, ...] | None = None
     segment: str | None = None  # in this segment at the latest scoring
+    owner: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,6 +275,8 @@ def list_leads(
         query = query.where(people.c.id.in_(where.person_ids))
     if where.segment is not None:
         query = query.where(in_segment(where.segment))
+    if where.owner is not None:
+        query = query.where(people.c.owner == where.owner)
     if where.q and where.q.strip():
         text = where.q.strip()
         query = query.where(

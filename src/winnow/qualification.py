@@ -234,3 +234,33 @@ def review(
     if waiting is None or waiting.stage not in QUEUE_STAGES:
         raise IllegalMove(f"person {person_id} is not waiting for review (stage {stage})")
     return act(conn, workspace_id, person_id, action, actor=reviewer, reason=reason, at=at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkResult:
+    moved: tuple[Move, ...]
+    # (person id, why not) for the people the move does not apply to.
+    refused: tuple[tuple[int, str], ...]
+
+
+def act_many(
+    conn: sa.Connection,
+    workspace_id: int,
+    person_ids: Iterable[int],
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> BulkResult:
+    """One move for many people (a bulk action): each is moved or refused with why."""
+    moved: list[Move] = []
+    refused: list[tuple[int, str]] = []
+    for person_id in sorted(set(person_ids)):
+        try:
+            moved.append(
+                act(conn, workspace_id, person_id, action, actor=actor, reason=reason, at=at)
+            )
+        except (IllegalMove, PersonNotFound) as exc:
+            refused.append((person_id, str(exc)))
+    return BulkResult(moved=tuple(moved), refused=tuple(refused))

@@ -289,3 +289,35 @@ def test_settings_create_a_key_an_endpoint_and_log_what_it_is_sent(page: Page, s
 
 def _cookies(page: Page) -> dict[str, str]:
     return {c["name"]: c["value"] for c in page.context.cookies()}
+
+
+def test_bulk_actions_move_the_ticked_leads_and_say_who_could_not(page: Page, site: str) -> None:
+    sign_in(page, site)
+    page.goto(f"{site}/leads")
+    for name in ("Ada Lovelace", "Cy Young"):  # a SAL and a nurtured lead by now
+        page.locator("table.leads tr", has_text=name).locator("input[name=ids]").check()
+    page.locator("#bulk select[name=action]").select_option("accept")
+    page.get_by_role("button", name="Apply").click()
+    notice = page.get_by_role("status")
+    expect(notice).to_contain_text("0 moved, 2 not.")
+    expect(notice).to_contain_text("they are in stage 'sal', and only mql, pql can move to sal")
+    page.locator("table.leads tr", has_text="Cy Young").locator("input[name=ids]").check()
+    page.locator("#bulk select[name=action]").select_option("disqualify")
+    page.locator("#bulk input[name=reason]").fill("duplicate")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("status")).to_contain_text("1 moved, 0 not.")
+    expect(page.locator("table.leads tr", has_text="Cy Young")).to_contain_text("DISQUALIFIED")
+
+
+def test_pages_fit_a_phone_screen(browser: Browser, site: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        sign_in(phone, site)
+        for path, name in (("/", "phone-overview"), ("/queue", "phone-queue")):
+            phone.goto(f"{site}{path}")
+            overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
+            shot(phone, name)
+    finally:
+        context.close()

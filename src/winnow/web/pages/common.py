@@ -37,6 +37,7 @@ DYNAMIC_STRINGS = (
     *(s.upper() for s in STAGES),
     *(f.capitalize() for f in BANT),
     "The email or password is not right.",
+    "{moved} moved, {refused} not.",  # after a bulk action
     "Rotate secret",
     "Enable",
     "Disable",  # settings: endpoint changes

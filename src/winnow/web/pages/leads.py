@@ -14,9 +14,10 @@ from winnow.handoff.queue import owners as review_owners
 from winnow.handoff.queue import queue as review_queue
 from winnow.leads import InvalidCursor, LeadFilter, LeadNotFound, lead_detail, list_leads
 from winnow.lifecycle import BANT, IllegalMove
-from winnow.qualification import act, review
+from winnow.qualification import act, act_many, review
+from winnow.web.i18n import translator
 from winnow.web.pages.common import ACTION_LABELS, OUTCOME_LABELS, STAGES, render, transaction
-from winnow.web.session import Forbidden, SignedIn
+from winnow.web.session import Forbidden, Page, SignedIn
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = {  # the buttons a lead's page offers, by stage
@@ -36,42 +37,81 @@ def overview_page(page: SignedIn) -> HTMLResponse:
     return render("overview.html", page.context(o=figures, nav="overview"))
 
 
+FILTERS = ("stage", "grade", "min_score", "max_score", "segment", "owner", "q", "sort")
+BULK_ACTIONS = ("accept", "nurture", "disqualify")
+
+
 @router.get("/leads")
 def leads_page(
     page: SignedIn,
     stage: Annotated[str | None, Query()] = None,
     grade: Annotated[str | None, Query()] = None,
     min_score: Annotated[str | None, Query()] = None,
+    max_score: Annotated[str | None, Query()] = None,
     segment: Annotated[str | None, Query()] = None,
+    owner: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query()] = None,
     sort: Annotated[str, Query()] = "-score",
     cursor: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
+    filters = {"stage": stage, "grade": grade, "min_score": min_score, "max_score": max_score,
+               "segment": segment, "owner": owner, "q": q, "sort": sort}  # fmt: skip
+    return _leads(page, {k: v or "" for k, v in filters.items()}, cursor=cursor)
+
+
+def _leads(
+    page: Page, filters: dict[str, str], *, cursor: str | None = None, notice: str | None = None
+) -> HTMLResponse:
     where = LeadFilter(
-        stage=stage or None,
-        grade=grade or None,
-        min_score=_number(min_score),
-        segment=segment or None,
-        q=q or None,
+        stage=filters["stage"] or None,
+        grade=filters["grade"] or None,
+        min_score=_number(filters["min_score"]),
+        max_score=_number(filters["max_score"]),
+        segment=filters["segment"] or None,
+        owner=filters["owner"] or None,
+        q=filters["q"] or None,
     )
-    if sort not in ("-score", "score", "updated"):
-        sort = "-score"
+    sort = filters["sort"] if filters["sort"] in ("-score", "score", "updated") else "-score"
+    filters["sort"] = sort
     with transaction(page.request) as conn:
         try:
             found = list_leads(conn, page.workspace_id, where, sort=sort, limit=50, cursor=cursor)
         except InvalidCursor:
             found = list_leads(conn, page.workspace_id, where, sort=sort, limit=50)
-    filters = {"stage": stage or "", "grade": grade or "", "min_score": min_score or "",
-               "segment": segment or "", "q": q or "", "sort": sort}  # fmt: skip
+        now = page.request.app.state.clock()
+        owners = [o["owner"] for o in review_owners(conn, page.workspace_id, now=now)]
     next_href = None
     if found.next_cursor:
         kept = {k: v for k, v in filters.items() if v}
         next_href = "/leads?" + urlencode({**kept, "cursor": found.next_cursor})
     context = page.context(
-        page_=found, filters=filters, stages=STAGES, next_href=next_href, nav="leads"
-    )
+        page_=found, filters=filters, stages=STAGES, next_href=next_href, owners=owners,
+        bulk_actions=BULK_ACTIONS, action_labels=ACTION_LABELS, notice=notice, nav="leads",
+    )  # fmt: skip
     partial = page.request.headers.get("hx-request") == "true"
     return render("_leads_table.html" if partial else "leads.html", context)
+
+
+@router.post("/leads/bulk")
+async def bulk_action(page: SignedIn) -> HTMLResponse:
+    """One move for every lead ticked; the page says how many moved and who did not, why."""
+    form = await page.request.form()
+    page.check(str(form.get("csrf", "")), needs="member")
+    action = str(form.get("action", ""))
+    if action not in BULK_ACTIONS:
+        raise Forbidden(f"unknown bulk action {action!r}")
+    ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit()]
+    reason = str(form.get("reason", "")).strip() or None
+    filters = {k: str(form.get(k, "")) for k in FILTERS}
+    _ = translator(page.language)
+    with transaction(page.request) as conn:
+        result = act_many(conn, page.workspace_id, ids, action, actor=page.session.user.email,
+                          reason=reason, at=page.request.app.state.clock())  # fmt: skip
+    notice = _("{moved} moved, {refused} not.", moved=len(result.moved),
+               refused=len(result.refused))  # fmt: skip
+    if result.refused:
+        notice += " " + "; ".join(f"#{p}: {why}" for p, why in result.refused[:5])
+    return _leads(page, filters, notice=notice)
 
 
 @router.get("/people/{person_id}")
