@@ -14,6 +14,7 @@ from winnow.qualification import rescore
 from winnow.spec import SpecInvalid, load_spec
 from winnow.spec.diff import diff
 from winnow.store.specs import NoSpec, live_spec, publish_spec, spec_versions_of
+from winnow.web.i18n import translator
 from winnow.web.pages.common import render, transaction
 from winnow.web.session import SignedIn
 
@@ -89,8 +90,9 @@ def reports_page(page: SignedIn) -> HTMLResponse:
         return {"labels": [str(r[label]) for r in rows],
                 "series": {name: [r[value] for r in rows]}}  # fmt: skip
 
+    _ = translator(page.language)
     for row in steps + speed:
-        row["step"] = f"{str(row['from_stage']).upper()} → {str(row['to_stage']).upper()}"
+        row["step"] = f"{_(str(row['from_stage']).upper())} → {_(str(row['to_stage']).upper())}"
     context = page.context(
         steps=steps, speed=speed, channels=channels, bands=bands, nav="reports",
         charts={
