@@ -636,6 +636,24 @@ def test_reports_read_the_stage_history_and_the_campaigns(winnow: Winnow) -> Non
     )
 
 
+def test_dashboard_users_are_added_and_listed_never_with_their_password(winnow: Winnow) -> None:
+    set_up(winnow, score=False)
+    made = winnow("users", "add", "ana@example.com", "--role", "admin", "--generate")
+    assert made.exit_code == 0 and "password (shown once): " in made.out
+    password = made.out.rsplit("password (shown once): ", 1)[1].split()[0]
+    assert len(password) >= 10
+    given = winnow("users", "add", "bo@example.com", "--password", "long enough pw")
+    assert given.exit_code == 0 and "shown once" not in given.out
+    short = winnow("users", "add", "cy@example.com", "--password", "short")
+    assert (short.exit_code, short.err) == (1, "error: a password needs at least 10 characters")
+    listed = winnow("users", "list", "--json").json()
+    assert [(u["email"], u["role"]) for u in listed] == [
+        ("ana@example.com", "admin"),
+        ("bo@example.com", "member"),
+    ]
+    assert password not in winnow("users", "list").stdout
+
+
 # --- errors ----------------------------------------------------------------------------
 
 
