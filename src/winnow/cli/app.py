@@ -12,6 +12,7 @@ from winnow import __version__
 from winnow.cli import data as data_commands
 from winnow.cli import handoff as handoff_commands
 from winnow.cli import leads as leads_commands
+from winnow.cli import learn as learn_commands
 from winnow.cli import report as report_commands
 from winnow.cli import server as server_commands
 from winnow.cli import spec as spec_commands
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(spec_commands.app, name="spec")
 app.add_typer(report_commands.app, name="report")
+app.add_typer(learn_commands.app, name="learn")
 leads_commands.register(app)
 data_commands.register(app)
 server_commands.register(app)

@@ -1,0 +1,105 @@
+"""`winnow learn evaluate|train|predict`: predictive models from a table of leads."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from winnow.cli.context import JsonOption, console, fail, print_json
+
+app = typer.Typer(help="Predictive scoring: evaluate, train and apply models on a CRM export.")
+CsvFile = Annotated[Path, typer.Option("--csv", help="A CSV file, one row per lead.")]
+Target = Annotated[str, typer.Option(help="The outcome column.")]
+Positive = Annotated[
+    str | None, typer.Option(help="The outcome value that counts as converted (default 1/true).")
+]
+Drop = Annotated[
+    list[str] | None, typer.Option(help="A column that leaks the outcome; repeat for more.")
+]
+Model = Annotated[str, typer.Option(help="logistic (interpretable) or boosting (stronger).")]
+Group = Annotated[
+    str | None,
+    typer.Option(help="Rows of one value (a company) stay in one fold when cross-validating."),
+]
+
+
+def _model(name: str) -> str:
+    if name not in ("logistic", "boosting"):
+        fail(f"--model is logistic or boosting, not {name!r}")
+    return name
+
+
+@app.command("evaluate")
+def evaluate_command(
+    csv_file: CsvFile,
+    target: Target,
+    positive: Positive = None,
+    drop: Drop = None,
+    group: Group = None,
+    model: Model = "boosting",
+    as_json: JsonOption = False,
+) -> None:
+    """Cross-validate a model on the table and print ROC AUC, PR AUC, recall and lift."""
+    # scikit-learn loads only for the commands that need it, not for every `winnow` call.
+    from winnow.learn.tabular import FOLDS, TableError, evaluate, prepare, read_table
+
+    try:
+        prepared = prepare(
+            read_table(csv_file), target=target, positive=positive, drop=drop or (), group=group
+        )
+        result = evaluate(prepared, _model(model))  # type: ignore[arg-type]
+    except TableError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    table = Table("metric", "value", title=f"{model}, {result.rows:,} rows, {FOLDS} folds")
+    table.add_row("ROC AUC", f"{result.roc_auc:.3f}")
+    table.add_row("PR AUC", f"{result.pr_auc:.3f}")
+    for share, value in result.recall_at.items():
+        table.add_row(f"recall in the top {share.removesuffix('pct')}%", f"{value:.1%}")
+    table.add_row("lift of the top decile", f"{result.lift_by_decile[0]:.2f}x")
+    console.print(table)
+    if result.dropped:
+        console.print(f"left out: {', '.join(result.dropped)}")
+
+
+@app.command("train")
+def train_command(
+    csv_file: CsvFile,
+    target: Target,
+    out: Annotated[Path, typer.Option(help="Where to keep the model.")],
+    positive: Positive = None,
+    drop: Drop = None,
+    model: Model = "boosting",
+) -> None:
+    """Fit a model on every row and keep it, to score new rows of the same shape."""
+    from winnow.learn.tabular import TableError, prepare, read_table, train
+
+    try:
+        prepared = prepare(read_table(csv_file), target=target, positive=positive, drop=drop or ())
+        train(prepared, _model(model), out)  # type: ignore[arg-type]
+    except TableError as exc:
+        fail(str(exc))
+    console.print(f"model kept in {out} ({prepared.target.size:,} rows)")
+
+
+@app.command("predict")
+def predict_command(
+    csv_file: CsvFile,
+    model_file: Annotated[Path, typer.Option("--model", help="A model from `learn train`.")],
+) -> None:
+    """Print the rows with a `p_convert` column: the predicted probability of converting."""
+    from winnow.learn.tabular import TableError, predict, read_table
+
+    try:
+        table = read_table(csv_file)
+        table["p_convert"] = predict(model_file, table)
+    except TableError as exc:
+        fail(str(exc))
+    table.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)

@@ -1,0 +1,1 @@
+"""Learning from outcomes: models that predict conversion, and the evidence for them."""
