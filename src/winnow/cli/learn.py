@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from winnow.cli.context import JsonOption, console, fail, print_json
+from winnow.cli.context import (
+    DEFAULT_DATABASE,
+    DEFAULT_WORKSPACE,
+    DatabaseOption,
+    JsonOption,
+    WorkspaceOption,
+    console,
+    fail,
+    print_json,
+    workspace_transaction,
+)
 
 app = typer.Typer(help="Predictive scoring: evaluate, train and apply models on a CRM export.")
 CsvFile = Annotated[Path, typer.Option("--csv", help="A CSV file, one row per lead.")]
@@ -103,3 +113,41 @@ def predict_command(
     except TableError as exc:
         fail(str(exc))
     table.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)
+
+
+@app.command("aha")
+def aha_command(
+    first_days: Annotated[
+        float, typer.Option(help="Count what trials did in their first N days.", min=1)
+    ] = 14,
+    top: Annotated[int, typer.Option(help="How many findings to show.", min=1)] = 10,
+    database: DatabaseOption = DEFAULT_DATABASE,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    as_json: JsonOption = False,
+) -> None:
+    """The aha moment: early usage thresholds that converting trials reach, best lift first."""
+    from winnow.analytics.trials import load_account_events, load_plan_changes
+    from winnow.learn.aha import find
+    from winnow.store.specs import NoSpec, live_spec
+
+    with workspace_transaction(database, workspace) as (conn, ws):
+        plans, done = load_plan_changes(conn, ws.id), load_account_events(conn, ws.id)
+        try:
+            paid = tuple(live_spec(conn, ws.id)[1].document.stages.customer_plans)
+        except NoSpec:
+            paid = ("paid",)
+    findings = find(plans, done, first_days=first_days, paid_plans=paid)[:top]
+    if as_json:
+        print_json([{**vars(f), "metric": f.metric, "criterion": f.criterion} for f in findings])
+        return
+    table = Table("did", "trials", "converted", "others", "lift", "95% interval",
+                  title=f"In their first {first_days:g} days, converting trials…")  # fmt: skip
+    for f in findings:
+        interval = f"{f.low:.0%}–{f.high:.0%}"
+        table.add_row(f"{f.event} ≥ {f.threshold}", str(f.trials_with), f"{f.rate_with:.0%}",
+                      f"{f.rate_without:.0%}", f"{f.lift:.2f}x", interval)  # fmt: skip
+    console.print(table)
+    if findings:
+        best = findings[0]
+        console.print("As a PQL criterion:")
+        console.print(f"  metrics:\n    {best.metric}\n  stages:\n    pql: '{best.criterion}'")

@@ -1,0 +1,125 @@
+"""The aha moment: what trials that convert do early, as "did X at least N times".
+
+For every event done in trials, each trial's count in its first N days is taken (see
+winnow.analytics.trials for what a trial is). For each candidate threshold t (the
+distinct counts seen, up to MAX_THRESHOLDS of them), trials split into those with at
+least t and the rest; the finding is the threshold whose group converts with the
+highest lift over the rest, among thresholds whose group holds at least MIN_SUPPORT
+trials (and MIN_SHARE of all). Each finding carries its support and a 95% Wilson
+interval for its conversion rate, so a lift from eight trials reads as what it is.
+Findings are ranked by lift; each is also written as a PQL criterion for the spec.
+
+Counting in the first N days of a trial, not over its whole life, keeps the outcome
+out: a trial that converted on day 20 keeps using the product, so whole-life counts
+would credit usage that came after the decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from winnow.analytics.trials import trials
+
+MIN_SUPPORT = 10
+MIN_SHARE = 0.05
+MAX_THRESHOLDS = 20
+Z95 = 1.959964
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    event: str
+    threshold: int
+    trials_with: int
+    rate_with: float
+    rate_without: float
+    lift: float
+    low: float  # the 95% interval of rate_with
+    high: float
+
+    @property
+    def metric_name(self) -> str:
+        return "_".join("".join(c if c.isalnum() else " " for c in self.event).lower().split())
+
+    @property
+    def metric(self) -> str:
+        """The spec metric to count the event per account (spec `metrics:`)."""
+        return f'{self.metric_name}: {{count: "{self.event}", scope: account}}'
+
+    @property
+    def criterion(self) -> str:
+        """The finding as a PQL criterion over that metric (spec `stages.pql`)."""
+        return f'account.plan == "trial" and metrics.{self.metric_name} >= {self.threshold}'
+
+
+def wilson(successes: int, total: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion."""
+    if total == 0:
+        return 0.0, 1.0
+    p = successes / total
+    z2 = Z95 * Z95
+    centre = (p + z2 / (2 * total)) / (1 + z2 / total)
+    spread = Z95 * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+def find(
+    plan_changes: pa.Table | ir.Table,
+    account_events: pa.Table | ir.Table,
+    *,
+    first_days: float = 14,
+    paid_plans: tuple[str, ...] = ("paid",),
+    trial_plans: tuple[str, ...] = ("trial",),
+) -> list[Finding]:
+    """The strongest early-usage threshold of each event, best lift first."""
+    t = trials(plan_changes, trial_plans=trial_plans, paid_plans=paid_plans)
+    e = account_events if isinstance(account_events, ir.Table) else ibis.memtable(account_events)
+    e = e.select(e_account=e.account_id, name=e.name, e_at=e.at)
+    window = ibis.interval(seconds=round(first_days * 86400))
+    early = t.join(
+        e, [t.account_id == e.e_account, e.e_at >= t.started, e.e_at < t.started + window]
+    )
+    counts = early.group_by(["account_id", "name"]).agg(n=early.count()).to_pyarrow()
+    outcome = {
+        r["account_id"]: r["converted"] is not None
+        for r in t.select("account_id", "converted").to_pyarrow().to_pylist()
+    }
+    total = len(outcome)
+    per_event: dict[str, dict[int, int]] = {}
+    for row in counts.to_pylist():
+        per_event.setdefault(row["name"], {})[row["account_id"]] = row["n"]
+    findings = []
+    for event, done in sorted(per_event.items()):
+        best = _best(event, done, outcome, total)
+        if best is not None:
+            findings.append(best)
+    return sorted(findings, key=lambda f: (-f.lift, -f.trials_with, f.event))
+
+
+def _best(event: str, done: dict[int, int], outcome: dict[int, bool], total: int) -> Finding | None:
+    converted_all = sum(outcome.values())
+    candidates = sorted(set(done.values()))[:MAX_THRESHOLDS]
+    best: Finding | None = None
+    for threshold in candidates:
+        group = [a for a, n in done.items() if n >= threshold and a in outcome]
+        size = len(group)
+        if size < max(MIN_SUPPORT, MIN_SHARE * total) or size == total:
+            continue
+        won = sum(outcome[a] for a in group)
+        rate_with = won / size
+        rate_without = (converted_all - won) / (total - size)
+        if rate_without == 0:
+            continue
+        low, high = wilson(won, size)
+        finding = Finding(
+            event=event, threshold=threshold, trials_with=size, rate_with=rate_with,
+            rate_without=rate_without, lift=rate_with / rate_without, low=low, high=high,
+        )  # fmt: skip
+        if best is None or finding.lift > best.lift:
+            best = finding
+    return best
