@@ -654,6 +654,22 @@ def test_dashboard_users_are_added_and_listed_never_with_their_password(winnow: 
     assert password not in winnow("users", "list").stdout
 
 
+def test_threshold_advice_replays_the_weeks_before_an_instant(winnow: Winnow) -> None:
+    set_up(winnow)
+    advice = winnow("learn", "thresholds", "--weeks", "3", "--until", "2026-12-01",
+                    "--capacity", "5", "--json")  # fmt: skip
+    assert advice.exit_code == 0, advice.stderr
+    found = advice.json()
+    assert [r["threshold"] for r in found["rows"]][:3] == [10, 20, 30]
+    # The two people were imported today, inside the weeks replayed: each crosses the
+    # thresholds below their score once, as a new lead does.
+    assert max(r["crossed"] for r in found["rows"]) <= 2
+    assert found["rows"][0]["crossed"] >= 1
+    assert found["advice"]["threshold"] == 10
+    wrong = winnow("learn", "thresholds", "--until", "someday")
+    assert wrong.exit_code == 1 and "--until is not an instant" in wrong.err
+
+
 # --- errors ----------------------------------------------------------------------------
 
 

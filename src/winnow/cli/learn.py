@@ -151,3 +151,63 @@ def aha_command(
         best = findings[0]
         console.print("As a PQL criterion:")
         console.print(f"  metrics:\n    {best.metric}\n  stages:\n    pql: '{best.criterion}'")
+
+
+@app.command("thresholds")
+def thresholds_command(
+    capacity: Annotated[
+        float | None, typer.Option(help="Leads a week sales can review.", min=0)
+    ] = None,
+    precision: Annotated[
+        float | None, typer.Option(help="Share of flagged leads that must convert.", min=0, max=1)
+    ] = None,
+    recall: Annotated[
+        float | None, typer.Option(help="Share of converters to flag in time.", min=0, max=1)
+    ] = None,
+    target: Annotated[str, typer.Option(help="sql or customer.")] = "sql",
+    weeks: Annotated[int, typer.Option(help="Weeks of history to replay.", min=2)] = 12,
+    until: Annotated[
+        str | None, typer.Option(help="Replay up to this instant (ISO 8601; default now).")
+    ] = None,
+    step: Annotated[float, typer.Option(help="Thresholds every this many points.", min=1)] = 10,
+    database: DatabaseOption = DEFAULT_DATABASE,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    as_json: JsonOption = False,
+) -> None:
+    """Advise the MQL score threshold from history: volume, precision and recall of each."""
+    from winnow.clock import parse_instant, utcnow
+    from winnow.learn.thresholds import advise, replay, tradeoffs
+    from winnow.store.specs import NoSpec
+
+    if target not in ("sql", "customer"):
+        fail("--target is sql or customer")
+    try:
+        end = parse_instant(until) if until else utcnow()
+    except ValueError as exc:
+        fail(f"--until is not an instant: {exc}")
+    with workspace_transaction(database, workspace) as (conn, ws):
+        try:
+            weekly, reached = replay(conn, ws.id, weeks=weeks, until=end, target=target)
+        except NoSpec as exc:
+            fail(str(exc))
+    top = max((max(s.values(), default=0) for _, s in weekly), default=0)
+    candidates = [step * n for n in range(1, int(top // step) + 2)]
+    rows = tradeoffs(weekly, reached, candidates)
+    choice = None
+    if capacity is not None or precision is not None or recall is not None:
+        choice = advise(rows, capacity=capacity, precision=precision, recall=recall)
+    if as_json:
+        print_json({"rows": rows, "advice": choice})
+        return
+    table = Table("threshold", "leads a week", "precision", "recall",
+                  title=f"MQL thresholds over {weeks} weeks (reaching {target})")  # fmt: skip
+    for r in rows:
+        mark = " ←" if choice is not None and r.threshold == choice.threshold else ""
+        table.add_row(f"{r.threshold:g}{mark}", f"{r.per_week:,.1f}",
+                      "" if r.precision is None else f"{r.precision:.0%}",
+                      "" if r.recall is None else f"{r.recall:.0%}")  # fmt: skip
+    console.print(table)
+    if choice is not None:
+        console.print(f"advice: an MQL threshold of {choice.threshold:g}")
+    elif capacity is not None or precision is not None or recall is not None:
+        console.print("no threshold meets that; see the table")
