@@ -10,9 +10,8 @@ import sqlalchemy as sa
 
 from winnow.analytics import funnel, trials
 from winnow.analytics.history import load_moves
-from winnow.handoff.queue import queue
+from winnow.handoff.queue import waiting_counts
 from winnow.store.schema import people
-from winnow.store.specs import NoSpec, live_spec
 
 WEEKS = 8
 NEW_STAGES = ("mql", "pql", "sql", "csql")
@@ -26,20 +25,17 @@ def overview(conn: sa.Connection, workspace_id: int, *, now: datetime) -> dict[s
     )
     stages = {str(stage): int(count) for stage, count in rows}
     moves = load_moves(conn, workspace_id)
-    try:
-        paid = list(live_spec(conn, workspace_id)[1].document.stages.customer_plans)
-    except NoSpec:
-        paid = ["paid"]
+    paid = trials.paid_plans(conn, workspace_id)
     plans = trials.load_plan_changes(conn, workspace_id)
-    waiting = queue(conn, workspace_id, limit=100_000)
+    waiting, overdue = waiting_counts(conn, workspace_id, now=now)
     return {
         "people": sum(stages.values()),
         "stages": stages,
         "funnel": funnel.overall(moves).to_pylist(),
         "weekly": weekly_entries(moves, now=now),
         "trials": trials.summary(plans, now=now, paid_plans=paid),
-        "waiting": len(waiting),
-        "overdue": sum(1 for r in waiting if r.overdue(now)),
+        "waiting": waiting,
+        "overdue": overdue,
     }
 
 

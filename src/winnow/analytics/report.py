@@ -45,20 +45,43 @@ def bars(rows: list[dict[str, Any]], label: str, value: str, *, percent: bool) -
     ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Figures:
+    """The main reports as rows, from one read of the store: what the HTML report and
+    the dashboard's reports page both show."""
+
+    funnel: list[dict[str, Any]]
+    velocity: list[dict[str, Any]]
+    channels: list[dict[str, Any]]
+    calibration: list[dict[str, Any]]
+    leaks: list[dict[str, Any]]
+
+
+def figures(conn: sa.Connection, workspace_id: int) -> Figures:
+    moves = load_moves(conn, workspace_id)
+    return Figures(
+        funnel=funnel.overall(moves).to_pylist(),
+        velocity=funnel.velocity(moves).to_pylist(),
+        channels=sources.by_touch(moves, load_touches(conn, workspace_id)).to_pylist(),
+        calibration=calibration.calibration(
+            moves, calibration.load_scores(conn, workspace_id)
+        ).to_pylist(),
+        leaks=funnel.leaks(moves).to_pylist(),
+    )
+
+
 def render_html(conn: sa.Connection, workspace_id: int, *, title: str, now: datetime) -> str:
-    moves, touches = load_moves(conn, workspace_id), load_touches(conn, workspace_id)
+    found = figures(conn, workspace_id)
+    steps, velocity, channels, bands = (
+        found.funnel, found.velocity, found.channels, found.calibration,
+    )  # fmt: skip
     try:
         _, spec = live_spec(conn, workspace_id)
-        paid = list(spec.document.stages.customer_plans)
         segments = [vars(c) for c in segment_counts(conn, workspace_id, spec)]
     except NoSpec:
-        paid, segments = ["paid"], []
+        segments = []
+    paid = trials.paid_plans(conn, workspace_id)
     plans = trials.load_plan_changes(conn, workspace_id)
-    steps = funnel.overall(moves).to_pylist()
-    velocity = funnel.velocity(moves).to_pylist()
-    channels = sources.by_touch(moves, touches).to_pylist()
-    current = calibration.load_scores(conn, workspace_id)
-    bands = calibration.calibration(moves, current).to_pylist()
     trial_cohorts = trials.cohorts(plans, paid_plans=paid).to_pylist()
     template = _TEMPLATES.get_template("report.html")
     return template.render(
@@ -80,7 +103,7 @@ def render_html(conn: sa.Connection, workspace_id: int, *, title: str, now: date
         ),  # fmt: skip
         channels=channels,
         channel_bars=bars(channels, "channel", "rate", percent=True),
-        leaks=funnel.leaks(moves).to_pylist(),
+        leaks=found.leaks,
         trials=trials.summary(plans, now=now, paid_plans=paid),
         trial_cohorts=trial_cohorts,
         trial_bars=bars(

@@ -17,6 +17,7 @@ from datetime import datetime
 import pyarrow as pa
 import sqlalchemy as sa
 
+from winnow.analytics.history import load_moves
 from winnow.engine import score_frames
 from winnow.spec import Spec, SpecInvalid, load_spec
 from winnow.spec.edit import with_segment
@@ -92,6 +93,18 @@ def member_accounts(conn: sa.Connection, workspace_id: int, spec: Spec, name: st
         )
     )
     return sorted(conn.execute(query).scalars())
+
+
+def segment_moves(conn: sa.Connection, workspace_id: int, segment: str | None) -> pa.Table:
+    """The workspace's moves, or only those of a segment's members (a breakdown by segment).
+
+    Raises NoSpec without a live spec, UnknownSegment for a name the spec does not have.
+    """
+    moves = load_moves(conn, workspace_id)
+    if segment is None:
+        return moves
+    _, spec = live_spec(conn, workspace_id)
+    return only(moves, members(conn, workspace_id, spec, segment))
 
 
 def only(table: pa.Table, person_ids: list[int]) -> pa.Table:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from winnow.analytics.history import arrow_table
 from winnow.store.schema import accounts, events, people
+from winnow.store.specs import NoSpec, live_spec
 
 PLAN_CHANGES = pa.schema(
     [("account_id", pa.int64()), ("plan", pa.string()), ("at", pa.timestamp("us"))]
@@ -50,6 +51,14 @@ def load_plan_changes(conn: sa.Connection, workspace_id: int) -> pa.Table:
         .where(events.c.workspace_id == workspace_id, events.c.type == "group", plan.is_not(None))
     ).all()
     return arrow_table(rows, PLAN_CHANGES)
+
+
+def paid_plans(conn: sa.Connection, workspace_id: int) -> tuple[str, ...]:
+    """The plans that pay, from the live spec (`stages.customer_plans`); "paid" without one."""
+    try:
+        return tuple(live_spec(conn, workspace_id)[1].document.stages.customer_plans)
+    except NoSpec:
+        return ("paid",)
 
 
 def load_account_events(

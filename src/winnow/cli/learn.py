@@ -126,16 +126,12 @@ def aha_command(
     as_json: JsonOption = False,
 ) -> None:
     """The aha moment: early usage thresholds that converting trials reach, best lift first."""
-    from winnow.analytics.trials import load_account_events, load_plan_changes
+    from winnow.analytics.trials import load_account_events, load_plan_changes, paid_plans
     from winnow.learn.aha import find
-    from winnow.store.specs import NoSpec, live_spec
 
     with workspace_transaction(database, workspace) as (conn, ws):
         plans, done = load_plan_changes(conn, ws.id), load_account_events(conn, ws.id)
-        try:
-            paid = tuple(live_spec(conn, ws.id)[1].document.stages.customer_plans)
-        except NoSpec:
-            paid = ("paid",)
+        paid = paid_plans(conn, ws.id)
     findings = find(plans, done, first_days=first_days, paid_plans=paid)[:top]
     if as_json:
         print_json([{**vars(f), "metric": f.metric, "criterion": f.criterion} for f in findings])

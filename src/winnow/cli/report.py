@@ -18,7 +18,7 @@ from rich.table import Table
 
 from winnow.analytics import calibration, funnel, sources, trials
 from winnow.analytics.history import load_moves, load_touches
-from winnow.analytics.segments import UnknownSegment, members, only, segment_counts
+from winnow.analytics.segments import UnknownSegment, segment_counts, segment_moves
 from winnow.cli.context import (
     DEFAULT_DATABASE,
     DEFAULT_WORKSPACE,
@@ -47,13 +47,8 @@ SegmentOption = Annotated[
 
 
 def _moves(conn: Any, workspace_id: int, segment: str | None) -> pa.Table:
-    """The workspace's moves, or only those of a segment's members."""
-    moves = load_moves(conn, workspace_id)
-    if segment is None:
-        return moves
     try:
-        _, spec = live_spec(conn, workspace_id)
-        return only(moves, members(conn, workspace_id, spec, segment))
+        return segment_moves(conn, workspace_id, segment)
     except (NoSpec, UnknownSegment) as exc:
         fail(str(exc))
 
@@ -209,7 +204,7 @@ def report_trials(
     with workspace_transaction(database, workspace) as (conn, ws):
         plans = trials.load_plan_changes(conn, ws.id)
         done = trials.load_account_events(conn, ws.id)
-        paid = _paid_plans(conn, ws.id)
+        paid = trials.paid_plans(conn, ws.id)
     overview = trials.summary(plans, now=utcnow(), paid_plans=paid)
     by_cohort = trials.cohorts(plans, paid_plans=paid)
     did = trials.converters_did(plans, done, first_days=first_days, paid_plans=paid)
@@ -220,13 +215,6 @@ def report_trials(
     _show(by_cohort, title="Trial -> paid by month", as_json=False, as_csv=as_csv)
     _show(did, title=f"What converted trials did in their first {first_days:g} days",
           as_json=False, as_csv=as_csv)  # fmt: skip
-
-
-def _paid_plans(conn: Any, workspace_id: int) -> list[str]:
-    try:
-        return list(live_spec(conn, workspace_id)[1].document.stages.customer_plans)
-    except NoSpec:
-        return ["paid"]
 
 
 @app.command("calibration")

@@ -272,6 +272,19 @@ def queue(
     return [_review(r) for r in conn.execute(query).mappings()]
 
 
+def waiting_counts(conn: sa.Connection, workspace_id: int, *, now: datetime) -> tuple[int, int]:
+    """(waiting, overdue): the open reviews of queue stages, and those past their SLA."""
+    late = sa.case((reviews.c.due_at <= to_db(now), 1), else_=0)
+    waiting, overdue = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(late), 0)).where(
+            reviews.c.workspace_id == workspace_id,
+            reviews.c.closed_at.is_(None),
+            reviews.c.stage.in_(QUEUE_STAGES),
+        )
+    ).one()
+    return int(waiting), int(overdue)
+
+
 def owners(conn: sa.Connection, workspace_id: int, *, now: datetime) -> list[dict[str, Any]]:
     """Each owner of open queue reviews: how many wait, how many are past their SLA."""
     late = sa.case((reviews.c.due_at <= to_db(now), 1), else_=0)

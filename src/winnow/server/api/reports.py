@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from winnow.analytics import calibration, funnel, sources, trials
 from winnow.analytics.history import load_moves, load_touches
-from winnow.analytics.segments import UnknownSegment, members, only, segment_counts
+from winnow.analytics.segments import UnknownSegment, segment_counts, segment_moves
 from winnow.server.api import ERRORS, PREFIX, ReadKey, now, transaction
 from winnow.server.api.models import STORABLE
 from winnow.server.errors import ApiError
@@ -29,12 +29,8 @@ Segment = Annotated[
 
 
 def _moves(conn: sa.Connection, workspace_id: int, segment: str | None) -> pa.Table:
-    moves = load_moves(conn, workspace_id)
-    if segment is None:
-        return moves
     try:
-        _, spec = live_spec(conn, workspace_id)
-        return only(moves, members(conn, workspace_id, spec, segment))
+        return segment_moves(conn, workspace_id, segment)
     except (NoSpec, UnknownSegment) as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
 
@@ -112,10 +108,7 @@ def get_trials(
     with transaction(request) as conn:
         plans = trials.load_plan_changes(conn, key.workspace_id)
         done = trials.load_account_events(conn, key.workspace_id)
-        try:
-            paid = list(live_spec(conn, key.workspace_id)[1].document.stages.customer_plans)
-        except NoSpec:
-            paid = ["paid"]
+        paid = trials.paid_plans(conn, key.workspace_id)
     return {
         "summary": trials.summary(plans, now=now(request), paid_plans=paid),
         "cohorts": trials.cohorts(plans, paid_plans=paid).to_pylist(),

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from winnow.analytics import calibration, funnel, sources
-from winnow.analytics.history import load_moves, load_touches
+from winnow.analytics.report import figures
 from winnow.analytics.segments import preview, segment_counts
 from winnow.qualification import rescore
 from winnow.spec import SpecInvalid, load_spec
@@ -76,13 +75,8 @@ def segment_save(
 def reports_page(page: SignedIn) -> HTMLResponse:
     """The funnel, velocity, channels and calibration, as charts with their tables."""
     with transaction(page.request) as conn:
-        moves = load_moves(conn, page.workspace_id)
-        touches = load_touches(conn, page.workspace_id)
-        current = calibration.load_scores(conn, page.workspace_id)
-    steps = funnel.overall(moves).to_pylist()
-    speed = funnel.velocity(moves).to_pylist()
-    channels = sources.by_touch(moves, touches).to_pylist()
-    bands = calibration.calibration(moves, current).to_pylist()
+        found = figures(conn, page.workspace_id)
+    steps, speed, channels, bands = found.funnel, found.velocity, found.channels, found.calibration
 
     def chart(
         rows: list[dict[str, object]], label: str, value: str, name: str
