@@ -5,8 +5,8 @@ with each score as "segment:<name>"), so its members are live: as fresh as the s
 which the scorer keeps within moments of the events. Filters everywhere (the people
 list, `winnow leads --segment`, the reports) read the same stored answer. A segment of
 accounts (`{accounts: ...}`) is stored the same way, as "account_segment:<name>", for
-each person of the accounts it holds for; its members are those accounts, and as a
-filter it keeps their people.
+each person of the accounts it holds for; its counts give people and accounts, and as
+a filter it keeps those accounts' people.
 """
 
 from __future__ import annotations
@@ -77,20 +77,6 @@ def members(conn: sa.Connection, workspace_id: int, spec: Spec, name: str) -> li
     """The ids of the people in a segment now (for a segment of accounts: their people)."""
     query = sa.select(scores.c.person_id).where(
         scores.c.workspace_id == workspace_id, holds(key(spec, name))
-    )
-    return sorted(conn.execute(query).scalars())
-
-
-def member_accounts(conn: sa.Connection, workspace_id: int, spec: Spec, name: str) -> list[int]:
-    """The ids of the accounts with someone in the segment now."""
-    query = (
-        sa.select(sa.distinct(people.c.account_id))
-        .select_from(scores.join(people, people.c.id == scores.c.person_id))
-        .where(
-            scores.c.workspace_id == workspace_id,
-            holds(key(spec, name)),
-            people.c.account_id.is_not(None),
-        )
     )
     return sorted(conn.execute(query).scalars())
 

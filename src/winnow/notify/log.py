@@ -56,7 +56,6 @@ def list_notifications(
     person_id: int | None = None,
     limit: int = 50,
     with_attempts: bool = False,
-    notification_id: str | None = None,
 ) -> list[NotificationRecord]:
     """Newest first, each with its deliveries (and their attempts when asked)."""
     query = sa.select(notifications).where(notifications.c.workspace_id == workspace_id)
@@ -64,8 +63,6 @@ def list_notifications(
         query = query.where(notifications.c.type == type)
     if person_id is not None:
         query = query.where(notifications.c.person_id == person_id)
-    if notification_id is not None:
-        query = query.where(notifications.c.message_id == notification_id)
     if status is not None:
         having = sa.select(deliveries.c.notification_id).where(deliveries.c.status == status)
         query = query.where(notifications.c.id.in_(having))
