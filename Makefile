@@ -15,7 +15,7 @@ $(BIN)/winnow: pyproject.toml
 	touch $@
 
 $(BIN)/pytest: pyproject.toml $(BIN)/winnow
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 install: $(BIN)/winnow

@@ -117,9 +117,9 @@ PATHS = ["/", "/pricing", "/pricing/enterprise", "/docs", "/docs/api", "/docs/ge
          "/blog/launch", "/blog/scoring", "/careers", "/about", "/customers"]  # fmt: skip
 
 
-def generate(path: Path, n_people: int, n_events: int, seed: int) -> None:
-    """Write people, accounts and events (FRAME_SCHEMAS columns) to a DuckDB file."""
-    rng = np.random.default_rng(seed)
+def raw_profiles(rng: np.random.Generator, n_people: int) -> tuple[pa.Table, pa.Table, Any]:
+    """Raw accounts and people (turned into FRAME_SCHEMAS rows by ACCOUNTS_SQL and
+    PEOPLE_SQL), and each person's activity: their relative share of the events."""
     n_accounts = max(1, n_people // 5)
 
     def pick(options: list[str], size: int, missing: float = 0.0) -> pa.Array:
@@ -147,66 +147,90 @@ def generate(path: Path, n_people: int, n_events: int, seed: int) -> None:
         }
     )
     activity = rng.lognormal(0.0, 1.3, n_people)
+    return raw_accounts, raw_people, activity
+
+
+def raw_events(rng: np.random.Generator, n_events: int, activity: Any) -> pa.Table:
+    """Raw events of the people whose activity is given (EVENTS_SQL makes them rows)."""
     names = np.array(list(EVENT_MIX), dtype=object)
     mix = np.array(list(EVENT_MIX.values()))
     ages = rng.integers(0, 365 * 86400, n_events)
     future = rng.random(n_events) < 0.005  # after AS_OF: every contestant must skip them
-    raw_events = pa.table(
+    return pa.table(
         {
-            "person_id": rng.choice(n_people, n_events, p=activity / activity.sum()) + 1,
+            "person_id": rng.choice(len(activity), n_events, p=activity / activity.sum()) + 1,
             "name": names[rng.choice(len(names), n_events, p=mix / mix.sum())],
             "ts": np.where(future, AS_OF_EPOCH + ages // 12, AS_OF_EPOCH - ages),
             "v": rng.integers(0, 1_000_000, n_events),
         }
     )
+
+
+# SELECTs over the raw tables registered as raw_accounts, raw_people and raw_events.
+ACCOUNTS_SQL = """
+    SELECT
+        id::BIGINT AS id, 'g' || id AS group_id, 'Account ' || id AS name,
+        'acct' || id || '.example' AS domain, plan,
+        TIMESTAMP '2024-01-01' + to_days(id::INTEGER % 700) AS created_at,
+        '{' || concat_ws(', ',
+            '"industry": "' || industry || '"', '"employees": ' || employees,
+            '"country": "' || country || '"') || '}' AS traits
+    FROM raw_accounts ORDER BY id
+"""
+PEOPLE_SQL = """
+    SELECT
+        id::BIGINT AS id, account_id::BIGINT AS account_id,
+        'person' || id || '@' || email_domain AS email, email_domain,
+        'u' || id AS user_id, NULL::VARCHAR AS owner,
+        TIMESTAMP '2025-01-01' + to_days(id::INTEGER % 300) AS created_at,
+        'new' AS stage, NULL::TIMESTAMP AS recycled_at,
+        '{' || concat_ws(', ', '"title": "' || title || '"',
+            '"lead_source": "' || ['webinar', 'ads', 'organic'][1 + id % 3] || '"')
+            || '}' AS traits
+    FROM (
+        SELECT *,
+            CASE WHEN free_email THEN 'gmail.com'
+                 ELSE 'acct' || coalesce(account_id, 0) || '.example' END AS email_domain
+        FROM raw_people
+    ) ORDER BY id
+"""
+EVENTS_SQL = f"""
+    SELECT
+        person_id::BIGINT AS person_id, name,
+        make_timestamp(ts * 1000000) AS "timestamp",
+        CASE name
+            WHEN 'Page Viewed' THEN '{{"path": "' || {PATHS}[1 + v % {len(PATHS)}]
+                || '", "referrer": "' || ['google', 'direct', 'newsletter'][1 + v % 3] || '"}}'
+            WHEN 'Content Downloaded' THEN '{{"type": "'
+                || ['whitepaper', 'case_study', 'ebook'][1 + v % 3]
+                || '", "asset": "asset-' || v % 40 || '"}}'
+            WHEN 'Webinar Attended' THEN '{{"webinar": "w' || v % 20
+                || '", "minutes": ' || 1 + v % 90 || '}}'
+            WHEN 'Messages Sent' THEN '{{"count": ' || 1 + v % 40 || '}}'
+            WHEN 'Email Opened' THEN '{{"campaign": "c' || v % 50 || '"}}'
+            WHEN 'Email Clicked' THEN '{{"campaign": "c' || v % 50 || '"}}'
+            ELSE '{{}}'
+        END AS properties,
+        '{{"library": {{"name": "analytics.js", "version": "4.1.' || v % 7
+            || '"}}, "ip": "198.51.100.' || v % 256 || '", "locale": "en-US"}}' AS context
+    FROM raw_events ORDER BY ts, person_id, v
+"""
+
+
+def generate(path: Path, n_people: int, n_events: int, seed: int) -> None:
+    """Write people, accounts and events (FRAME_SCHEMAS columns) to a DuckDB file."""
+    rng = np.random.default_rng(seed)
+    accounts, people, activity = raw_profiles(rng, n_people)
+    events = raw_events(rng, n_events, activity)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
-    con.register("raw_accounts", raw_accounts)
-    con.register("raw_people", raw_people)
-    con.register("raw_events", raw_events)
+    con.register("raw_accounts", accounts)
+    con.register("raw_people", people)
+    con.register("raw_events", events)
     con.execute(f"""
-        CREATE TABLE accounts AS SELECT
-            id::BIGINT AS id, 'g' || id AS group_id, 'Account ' || id AS name,
-            'acct' || id || '.example' AS domain, plan,
-            TIMESTAMP '2024-01-01' + to_days(id::INTEGER % 700) AS created_at,
-            '{{' || concat_ws(', ',
-                '"industry": "' || industry || '"', '"employees": ' || employees,
-                '"country": "' || country || '"') || '}}' AS traits
-        FROM raw_accounts ORDER BY id;
-        CREATE TABLE people AS SELECT
-            id::BIGINT AS id, account_id::BIGINT AS account_id,
-            'person' || id || '@' || email_domain AS email, email_domain,
-            'u' || id AS user_id, NULL::VARCHAR AS owner,
-            TIMESTAMP '2025-01-01' + to_days(id::INTEGER % 300) AS created_at,
-            'new' AS stage, NULL::TIMESTAMP AS recycled_at,
-            '{{' || concat_ws(', ', '"title": "' || title || '"',
-                '"lead_source": "' || ['webinar', 'ads', 'organic'][1 + id % 3] || '"')
-                || '}}' AS traits
-        FROM (
-            SELECT *,
-                CASE WHEN free_email THEN 'gmail.com'
-                     ELSE 'acct' || coalesce(account_id, 0) || '.example' END AS email_domain
-            FROM raw_people
-        ) ORDER BY id;
-        CREATE TABLE events AS SELECT
-            person_id::BIGINT AS person_id, name,
-            make_timestamp(ts * 1000000) AS "timestamp",
-            CASE name
-                WHEN 'Page Viewed' THEN '{{"path": "' || {PATHS}[1 + v % {len(PATHS)}]
-                    || '", "referrer": "' || ['google', 'direct', 'newsletter'][1 + v % 3] || '"}}'
-                WHEN 'Content Downloaded' THEN '{{"type": "'
-                    || ['whitepaper', 'case_study', 'ebook'][1 + v % 3]
-                    || '", "asset": "asset-' || v % 40 || '"}}'
-                WHEN 'Webinar Attended' THEN '{{"webinar": "w' || v % 20
-                    || '", "minutes": ' || 1 + v % 90 || '}}'
-                WHEN 'Messages Sent' THEN '{{"count": ' || 1 + v % 40 || '}}'
-                WHEN 'Email Opened' THEN '{{"campaign": "c' || v % 50 || '"}}'
-                WHEN 'Email Clicked' THEN '{{"campaign": "c' || v % 50 || '"}}'
-                ELSE '{{}}'
-            END AS properties,
-            '{{"library": {{"name": "analytics.js", "version": "4.1.' || v % 7
-                || '"}}, "ip": "198.51.100.' || v % 256 || '", "locale": "en-US"}}' AS context
-        FROM raw_events ORDER BY ts, person_id, v;
+        CREATE TABLE accounts AS {ACCOUNTS_SQL};
+        CREATE TABLE people AS {PEOPLE_SQL};
+        CREATE TABLE events AS {EVENTS_SQL};
     """)
     con.close()
 
@@ -453,8 +477,9 @@ def compare(results: dict[str, pa.Table]) -> dict[str, Any]:
     """Largest differences of each contestant from Winnow, per column."""
     base = results["winnow"]
     found: dict[str, Any] = {}
-    for other in ("sql", "pandas"):
-        table = results[other]
+    for other, table in results.items():
+        if other == "winnow":
+            continue
         if table.column("id").to_pylist() != base.column("id").to_pylist():
             raise SystemExit(f"FAIL: {other} scored a different set of people than winnow")
         for column in ("fit", "engagement", "score"):

@@ -1,15 +1,23 @@
 """A real server on a real socket: uvicorn in a thread, over the test's store.
 
 The server's clock is fixed and its scorer does not run by itself: tests call
-`server.app.state.scorer.score_queued()` when they want scoring to happen.
+`server.app.state.scorer.score_queued()` when they want scoring to happen. Tests that
+need whole processes (`winnow serve`, `winnow worker`) start them with `serve` and
+`winnow_command`.
 """
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +52,52 @@ class Server:
     workspace_id: int
     write_key: str
     secret_key: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def winnow_command() -> str:
+    """The `winnow` script of the running interpreter's environment."""
+    return shutil.which("winnow", path=str(Path(sys.executable).parent)) or "winnow"
+
+
+def serve(database: str, port: int, *options: str) -> subprocess.Popen[str]:
+    """A `winnow serve` process, returned once it listens on `port`."""
+    return listening(launch(database, port, *options))
+
+
+def launch(database: str, port: int, *options: str) -> subprocess.Popen[str]:
+    """A `winnow serve` process, just started (see `listening`)."""
+    return subprocess.Popen(
+        [winnow_command(), "serve", "--database", database, "--port", str(port)]
+        + ["--log-level", "info", *options],
+        stdout=subprocess.DEVNULL,  # the access log
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def listening(process: subprocess.Popen[str]) -> subprocess.Popen[str]:
+    """The `winnow serve` process once its socket is bound."""
+    assert process.stderr is not None
+    # Uvicorn says so once the socket is bound.
+    for line in process.stderr:
+        if "Uvicorn running on" in line:
+            # Keep reading its log, or a full pipe would block the server.
+            threading.Thread(target=drain, args=(process.stderr,), daemon=True).start()
+            return process
+    process.stderr.close()
+    raise RuntimeError(f"the server exited with {process.wait()} before listening")
+
+
+def drain(stream: IO[str]) -> None:
+    with stream:
+        for _ in stream:
+            pass
 
 
 def start(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:

@@ -214,10 +214,10 @@ def test_an_account_that_starts_paying_makes_all_its_people_customers(server: Se
     body = make_batch(*people, *groups, writeKey=server.write_key)
     assert httpx.post(f"{server.url}/v1/batch", json=body).status_code == 200
     server.app.state.scorer.score_queued()
-    # Only Ada's message says so; Bo is her account-mate.
+    # Only Ada's message says so; Bo, her account-mate, is queued with her.
     paid = make_group(userId="ada", groupId="initech", traits={"plan": "paid"})
     assert httpx.post(f"{server.url}/v1/group", json=paid, auth=(server.write_key, "")).is_success
-    assert server.app.state.scorer.score_queued() == 1
+    assert server.app.state.scorer.score_queued() == 2
     with server.engine.connect() as conn:
         stages = {who: find_person(conn, server.workspace_id, who).stage for who in ("ada", "bo")}
     assert stages == {"ada": "customer", "bo": "customer"}

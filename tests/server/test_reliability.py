@@ -8,18 +8,14 @@ of batches that were stored but not answered harmless.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import IO
 
 import httpx
 import sqlalchemy as sa
 from tests.factories import CREATED, make_batch, make_track
+from tests.server.conftest import free_port, serve
 
 from winnow.store.db import create_engine, migrate
 from winnow.store.keys import create_key
@@ -28,36 +24,6 @@ from winnow.store.workspaces import create_workspace
 
 BATCHES = 60
 PER_BATCH = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(database: str, port: int) -> subprocess.Popen[str]:
-    winnow = shutil.which("winnow", path=str(Path(sys.executable).parent)) or "winnow"
-    process = subprocess.Popen(
-        [winnow, "serve", "--database", database, "--port", str(port), "--log-level", "info"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    # Uvicorn says so once the socket is bound.
-    for line in process.stderr:
-        if "Uvicorn running on" in line:
-            # Keep reading its log, or a full pipe would block the server.
-            threading.Thread(target=drain, args=(process.stderr,), daemon=True).start()
-            return process
-    process.stderr.close()
-    raise RuntimeError(f"the server exited with {process.wait()} before listening")
-
-
-def drain(stream: IO[str]) -> None:
-    with stream:
-        for _ in stream:
-            pass
 
 
 def test_a_killed_server_loses_and_duplicates_nothing(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ metrics) and account-level ones.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -192,7 +193,34 @@ class Translator:
         # PostgreSQL's regular expressions spell a word boundary \y; \b is a backspace there.
         if self.dialect == "postgres":
             return pattern.replace("\\b", "\\y")
+        if self.dialect == "spark":
+            return java_regex(pattern)
         return pattern
+
+
+_PYTHON_SYNTAX = re.compile(r"\\.|\(\?P<[^>]*>|\(\?P=")
+
+
+def java_regex(pattern: str) -> str:
+    """A Python pattern (as specs write them) in Java's syntax, for Spark.
+
+    Java spells the absolute end \\z (its \\Z allows a final newline) and has no (?P<name>;
+    a name does not change what a search finds, so such a group becomes (?:...).
+    """
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "\\Z":
+            return "\\z"
+        if token.startswith("\\"):
+            return token
+        if token == "(?P=":
+            raise ValueError(
+                f"matches(): the backreference (?P=...) in {pattern!r} has no equivalent on Spark"
+            )
+        return "(?:"
+
+    return _PYTHON_SYNTAX.sub(swap, pattern)
 
 
 def json_reads(checked: Checked) -> set[tuple[tuple[str, ...], str]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import ibis
+import ibis.expr.types as ir
 
 from winnow.clock import from_db, to_db
 from winnow.engine.compile import Inputs, Layout, Plan, compile_scores
@@ -80,14 +81,24 @@ def as_sql(plan: Plan, dialect: str) -> SqlPlan:
         steps=tuple(
             SqlStep(
                 name=s.name,
-                sql=str(ibis.to_sql(s.table, dialect=dialect)),
+                sql=to_sql(s.table, dialect),
                 materialize=s.materialize,
             )
             for s in plan.steps
         ),
-        final=str(ibis.to_sql(plan.final, dialect=dialect)),
+        final=to_sql(plan.final, dialect),
         layout=plan.layout,
     )
+
+
+def to_sql(table: ir.Table, dialect: str) -> str:
+    """A table expression as SQL text; Spark SQL comes from Winnow's own compiler."""
+    if dialect == "spark":
+        # Imported here: the Spark compiler is only needed by Spark runs.
+        from winnow.engine.spark import to_spark_sql
+
+        return to_spark_sql(table)
+    return str(ibis.to_sql(table, dialect=dialect))
 
 
 def sql_plan(

@@ -403,7 +403,12 @@ def _rotate(conn: sa.Connection, workspace_id: int, index: int, owners: Sequence
 def _first_customer(
     conn: sa.Connection, workspace_id: int, account_id: int, moves: Sequence[Move]
 ) -> bool:
-    """No one of the account was a customer before these moves."""
+    """No one of the account was a customer before these moves.
+
+    Scorers promoting different members of one account at once are put in order by the
+    account's rollup row, which each writes first (winnow.store.scores), so the second
+    counts the first one's customers.
+    """
     moved = {m.person_id for m in moves}
     earlier = conn.execute(
         sa.select(sa.func.count())

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request, Security
 from fastapi.concurrency import run_in_threadpool
 
 from winnow import jsoncodec
+from winnow.engine.run import with_account_members
 from winnow.ingest.messages import InvalidMessage
 from winnow.ingest.writer import IngestResult, ingest_batch, ingest_messages
 from winnow.server.auth import basic_user, write_key, write_key_scheme
@@ -160,5 +161,8 @@ def _write(state: Any, key: ApiKey, kind: str, body: dict[str, Any]) -> IngestRe
                 conn, key.workspace_id, [message], received_at=now, source=source,
                 max_message_bytes=limit,
             )  # fmt: skip
-        enqueue(conn, key.workspace_id, result.touched, at=now)
+        # An account's rollup (and criteria on it) moves with each member's engagement,
+        # so the touched people's account-mates are scored again too.
+        queued = with_account_members(conn, key.workspace_id, result.touched)
+        enqueue(conn, key.workspace_id, queued, at=now)
     return result

@@ -3,14 +3,16 @@
 One loop serves the in-process scorer of `winnow serve` and the `winnow worker`
 processes: lease queued people (winnow.store.queue), score them as of now on a reader
 connection, store the results and promotions in a short write transaction, settle the
-lease. No lock is held while scoring, so ingestion never waits for it (on SQLite, with
-one writer at a time, a scoring held as a write transaction stalled every request). A
-person whose stage changed between the scoring and the storing is not promoted from the
-stage the scoring saw. If scoring fails, the lease is given back and the people are
-claimed again; if the process dies, the lease runs out. When the queue is empty, whole
-workspaces whose last full rescore is older than the interval are rescored, so that
-decay and time windows stay true for people nobody touched, and reviews past their SLA
-are marked and notified.
+lease. Only the claimed people's scores are stored (their account-mates are read for
+the rollup, and were queued with them), so each person's score is written by the one
+scorer holding their lease. No lock is held while scoring, so ingestion never waits for
+it (on SQLite, with one writer at a time, a scoring held as a write transaction stalled
+every request). A person whose stage changed between the scoring and the storing is not
+promoted from the stage the scoring saw. If scoring fails, the lease is given back and
+the people are claimed again; if the process dies, the lease runs out. When the queue is
+empty, whole workspaces whose last full rescore is older than the interval are rescored,
+so that decay and time windows stay true for people nobody touched, and reviews past
+their SLA are marked and notified.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from winnow.clock import utcnow
-from winnow.engine.run import with_account_members
 from winnow.handoff.queue import breach_overdue
 from winnow.qualification import apply_scores, score_people
 from winnow.store.db import write_transaction
@@ -65,12 +66,14 @@ class Scorer:
 
     def _rescore(self, workspace_id: int, person_ids: list[int]) -> None:
         with self.engine.connect() as reader:
-            # Their account-mates too: a rollup, and criteria on account.score, move with
-            # every member's engagement.
-            everyone = with_account_members(reader, workspace_id, person_ids)
             try:
+                # The claimed people only: the engine reads their account-mates for the
+                # rollup but returns no results for them. A mate may be leased by another
+                # scorer right now, and two scorers storing one person's score at once
+                # collide, or leave the older scoring's result last; ingestion queued the
+                # mates too, so each is stored by their own claimer.
                 scoring = score_people(
-                    reader, workspace_id, as_of=self.clock(), person_ids=everyone,
+                    reader, workspace_id, as_of=self.clock(), person_ids=person_ids,
                     on="store", touched=True,
                 )  # fmt: skip
             except NoSpec:

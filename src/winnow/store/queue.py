@@ -1,7 +1,8 @@
 """The scoring queue: people whose events arrived since they were last scored.
 
-Ingestion enqueues the people a batch touched in the batch's own transaction, so an
-accepted event is never forgotten by the scorer, even if the process dies right after.
+Ingestion enqueues the people a batch touched, and their account-mates (an account's
+rollup moves with every member), in the batch's own transaction, so an accepted event is
+never forgotten by the scorer, even if the process dies right after.
 
 A scorer claims people with a lease, in a short transaction of its own (on PostgreSQL
 `FOR UPDATE SKIP LOCKED`, so several workers never take the same row), scores them

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from winnow.clock import from_db, to_db
 from winnow.engine import PersonScore
@@ -78,7 +79,9 @@ def save_scores(
                         "score": r.account_score or 0.0,
                     },
                 )
-    account_ids = list(account_rows)
+    # In key order: scorers storing members of the same accounts lock these rows in one
+    # order, so never in a cycle.
+    account_ids = sorted(account_rows)
     for start in range(0, len(account_ids), _CHUNK):
         chunk_ids = account_ids[start : start + _CHUNK]
         # Members, not people scored now: a partial rescore scores only some of them.
@@ -89,14 +92,20 @@ def save_scores(
         )
         for account_id, count in members:
             account_rows[account_id]["people"] = count
-        if not replace_all:
-            conn.execute(
-                account_scores.delete().where(
-                    account_scores.c.workspace_id == workspace_id,
-                    account_scores.c.account_id.in_(chunk_ids),
-                )
-            )
-        conn.execute(account_scores.insert(), [account_rows[a] for a in chunk_ids])
+        # Upserted: two scorers each storing the members they claimed write the same
+        # rollup; the second waits for the first and overwrites it, rather than failing
+        # on the key after a delete that could not see the first one's row.
+        conn.execute(_upsert_account_scores(conn), [account_rows[a] for a in chunk_ids])
+
+
+def _upsert_account_scores(conn: sa.Connection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(account_scores)
+    columns = ("spec_version", "as_of", "fit", "engagement", "score", "people")
+    return statement.on_conflict_do_update(
+        index_elements=["workspace_id", "account_id"],
+        set_={c: statement.excluded[c] for c in columns},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
