@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -656,7 +657,9 @@ def test_dashboard_users_are_added_and_listed_never_with_their_password(winnow: 
 
 def test_threshold_advice_replays_the_weeks_before_an_instant(winnow: Winnow) -> None:
     set_up(winnow)
-    advice = winnow("learn", "thresholds", "--weeks", "3", "--until", "2026-12-01",
+    # Import stamps people with today's date: replay the weeks that end a week from now.
+    until = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    advice = winnow("learn", "thresholds", "--weeks", "3", "--until", until,
                     "--capacity", "5", "--json")  # fmt: skip
     assert advice.exit_code == 0, advice.stderr
     found = advice.json()
@@ -731,3 +734,40 @@ def test_version_and_help(winnow: Winnow) -> None:
     assert helped.exit_code == 0
     for command in ("init", "import", "score", "leads", "explain", "move", "spec", "demo"):
         assert re.search(rf"│ {command}\s", helped.plain), command
+
+
+def test_backtest_compares_two_specs_week_by_week(winnow: Winnow) -> None:
+    set_up(winnow)
+    mql = 'mql: \'engagement >= 55 and grade in ("A", "B", "C")\''
+    write("demo.yaml", SPEC.replace(mql, "mql: 'did(\"Demo Requested\")'"))
+    # Import stamps people with today's date: replay a week before and a week after it.
+    today = datetime.now(UTC)
+    start, end = ((today + timedelta(days=d)).isoformat() for d in (-7, 7))
+    report = winnow("backtest", "demo.yaml", "--vs", "live", "--from", start, "--to", end,
+                    "--json")  # fmt: skip
+    assert report.exit_code == 0, report.stderr
+    found = report.json()
+    assert [s["label"] for s in found["specs"]] == ["demo.yaml", "live"]
+    demo, live = (s["stages"][0] for s in found["specs"])
+    # Ada's demo request (of 2025) makes her an MQL of demo.yaml from her first week.
+    assert (demo["stage"], demo["per_week"], live["per_week"]) == ("mql", [1, 0], [0, 0])
+    assert (found["only_first"]["mql"], found["differing"]) == (1, 1)
+    shown = winnow("backtest", "demo.yaml", "--vs", "live", "--from", start, "--to", end)
+    assert "Flagged people" in shown.out and "1 people would be in another stage" in shown.out
+    missing = winnow("backtest", "nope.yaml")
+    assert (missing.exit_code, missing.err) == (
+        1,
+        "error: nope.yaml is not a spec file (or `live`)",
+    )
+
+
+def test_learning_from_history_says_why_it_cannot(winnow: Winnow) -> None:
+    set_up(winnow)
+    # Everyone arrived today, after every cutoff whose outcome is known.
+    trained = winnow("learn", "train", "--out", "models")
+    assert trained.exit_code == 1
+    assert trained.err == "error: no one was open at any cutoff: nothing to learn from"
+    wrong = winnow("learn", "train", "--target", "mql")
+    assert wrong.err == "error: --target is sql or customer when learning from history, not 'mql'"
+    needs = winnow("learn", "train", "--csv", "people.csv", "--out", "m.joblib", store=False)
+    assert needs.err == "error: --csv needs --target: the outcome column"

@@ -80,6 +80,12 @@ class Hit:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Factor:
+    name: str
+    weight: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Contribution:
     name: str
     points: float
@@ -106,6 +112,8 @@ class Score:
     account_fit: float | None
     account_engagement: float | None
     account_score: float | None
+    p_convert: float | None = None
+    factors: tuple[Factor, ...] = ()
 
 
 def epoch(moment: datetime) -> int:
@@ -478,7 +486,7 @@ class Oracle:
             account_engagement = self.account_engagement(account.id)
             account_score = account_fit + account_engagement
         rollup = {"fit": account_fit, "engagement": account_engagement, "score": account_score}
-        own = {
+        own: dict[str, Any] = {
             "fit": fit,
             "grade": grade,
             "engagement": engagement,
@@ -498,6 +506,16 @@ class Oracle:
             return base(parts)
 
         final = Evaluator(names, spec.lists, self.as_of, lambda a: self.aggregate(person, a))
+        factors: tuple[Factor, ...] = ()
+        model = spec.document.model
+        if model is not None:
+            factors = tuple(
+                Factor(name=f.factor.name, weight=f.factor.weight)
+                for f in spec.factors
+                if final.holds(f.when)
+            )
+            logit = min(max(model.intercept + sum(f.weight for f in factors), -30.0), 30.0)
+            own["p_convert"] = 1 / (1 + math.exp(-logit))
         criteria = {stage: final.holds(checked) for stage, checked in spec.stages.items()}
         plans = spec.document.stages.customer_plans
         if plans:
@@ -518,6 +536,8 @@ class Oracle:
             account_fit=account_fit,
             account_engagement=account_engagement,
             account_score=account_score,
+            p_convert=own.get("p_convert"),
+            factors=factors,
         )
 
 

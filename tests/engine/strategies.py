@@ -320,6 +320,18 @@ def specs(draw: st.DrawFn) -> str:
         "stages": stages,
         "segments": {f"s{i}": draw(conditions) for i in range(draw(st.integers(0, 2)))},
     }
+    if draw(st.booleans()):
+        weights = st.floats(-3, 3, allow_nan=False).map(lambda w: round(w, 2))
+        document["model"] = {
+            "name": "m",
+            "intercept": draw(weights),
+            "factors": [
+                {"name": f"x{i}", "when": draw(conditions), "weight": draw(weights)}
+                for i in range(draw(st.integers(0, 3)))
+            ],
+        }
+        if draw(st.booleans()):
+            stages["pql"] = f"p_convert >= {draw(st.sampled_from([0.1, 0.5, 0.9]))}"
     return yaml.safe_dump(document, sort_keys=False, width=1000)
 
 

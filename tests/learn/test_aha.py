@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from winnow.analytics.trials import ACCOUNT_EVENTS, PLAN_CHANGES
-from winnow.learn.aha import find, wilson
+from winnow.learn.aha import early_usage, find, wilson
 
 START = datetime(2026, 3, 1)
 
@@ -61,3 +61,37 @@ def test_wilson_intervals() -> None:
     assert wilson(0, 0) == (0.0, 1.0)
     low, high = wilson(8, 10)
     assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+
+
+def test_two_habits_that_only_convert_together_are_found_as_a_pair() -> None:
+    """400 trials; connecting 2+ sources and inviting 2+ teammates in the first days
+    converts 70% of the time, either alone 10%, like doing neither."""
+    rng = np.random.default_rng(11)
+    plans: list[tuple[int, str, datetime]] = []
+    events: list[tuple[int, str, datetime]] = []
+    for account in range(1, 401):
+        started = START + timedelta(days=int(rng.integers(0, 60)))
+        plans.append((account, "trial", started))
+        sources, invites = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+        for n in range(sources):
+            events.append((account, "Source Connected", started + timedelta(days=1 + n)))
+        for n in range(invites):
+            events.append((account, "Teammate Invited", started + timedelta(days=1 + n)))
+        if rng.random() < (0.7 if sources >= 2 and invites >= 2 else 0.1):
+            plans.append((account, "paid", started + timedelta(days=18)))
+    usage = early_usage(
+        pa.table(list(zip(*plans, strict=True)), schema=PLAN_CHANGES),
+        pa.table(list(zip(*events, strict=True)), schema=ACCOUNT_EVENTS),
+        first_days=14,
+    )
+    findings = usage.findings()
+    (best, *_) = usage.pairs(findings)
+    assert {
+        (best.first.event, best.first.threshold),
+        (best.second.event, best.second.threshold),
+    } == {
+        ("Source Connected", 2),
+        ("Teammate Invited", 2),
+    }
+    assert best.rate_with > 0.6 and best.lift > max(f.lift for f in findings)
+    assert best.criterion.startswith('account.plan == "trial" and metrics.')

@@ -23,6 +23,9 @@ ERRORS = [
 ]  # fmt: skip
 # The fixture's spec with a demo request worth 100 instead of 40.
 RICHER_DEMO = SPEC.replace("points: 40", "points: 100")
+# An MQL needs 50 points of engagement instead of 40: Cy's demo request alone is not enough.
+STRICTER = SPEC.replace("engagement >= 40", "engagement >= 50")
+WEEKS = {"from": "2026-04-17T12:00:00Z", "to": "2026-05-01T12:00:00Z"}
 
 
 def test_the_live_spec_and_its_versions(server: Server) -> None:
@@ -35,6 +38,7 @@ def test_the_live_spec_and_its_versions(server: Server) -> None:
         "created_at": "2026-04-01T00:00:00Z",
         "created_by": "test",
         "note": None,
+        "backtest_id": None,
     }
     assert reader.get("/spec/versions").json() == [live.json()]
 
@@ -73,6 +77,7 @@ def test_publishing_makes_a_new_live_version_and_rescores_everyone(server: Serve
         "created_at": "2026-05-01T12:00:00Z",
         "created_by": "key:ops",
         "note": "demos matter more",
+        "backtest_id": None,
         "scored": 4,
         "moves": 0,  # ada and cy were MQLs already
     }
@@ -96,3 +101,41 @@ def test_another_workspace_has_its_own_spec(server: Server) -> None:
     assert other.get("/spec/versions").json() == []
     assert other.post("/spec", json={"source": RICHER_DEMO}).status_code == 201
     assert api(server).get("/spec").json()["source"] == SPEC
+
+
+def test_a_backtest_compares_a_spec_with_the_live_one(server: Server) -> None:
+    ids = seed(server)
+    member = api(server, secret_key(server, "member"))
+    answer = member.post("/spec/backtest", json={"source": STRICTER, **WEEKS})
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert isinstance(report["id"], int) and report["against_version"] == 1
+    assert [s["label"] for s in report["specs"]] == ["candidate", "live"]
+    # Everyone arrived in the last week: Ada is an MQL under both, Cy under the live one.
+    (strict,), (live,) = (r["stages"][:1] for r in report["specs"])
+    assert (strict["stage"], strict["per_week"], live["per_week"]) == ("mql", [0, 1], [0, 2])
+    assert report["only_first"] == {"mql": 0, "pql": 0}
+    assert report["only_second"] == {"mql": 1, "pql": 0}
+    assert report["differences"] == [{"person_id": ids["cy"], "first": None, "second": "mql"}]
+    invalid = member.post("/spec/backtest", json={"source": INVALID})
+    assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_spec"
+    short = member.post("/spec/backtest", json={"source": STRICTER, "from": WEEKS["to"]})
+    assert short.status_code == 400 and "at least two weeks" in short.json()["message"]
+
+
+def test_publishing_can_require_a_backtest_of_that_exact_source(server: Server) -> None:
+    seed(server)
+    server.app.state.settings.require_backtest = True
+    client = api(server)
+    refused = client.post("/spec", json={"source": STRICTER})
+    assert refused.status_code == 409 and refused.json()["code"] == "backtest_required"
+    other = client.post("/spec/backtest", json={"source": RICHER_DEMO, **WEEKS}).json()["id"]
+    wrong = client.post("/spec", json={"source": STRICTER, "backtest_id": other})
+    assert wrong.status_code == 409
+    tested = client.post("/spec/backtest", json={"source": STRICTER, **WEEKS}).json()["id"]
+    published = client.post("/spec", json={"source": STRICTER, "backtest_id": tested})
+    assert published.status_code == 201 and published.json()["backtest_id"] == tested
+    assert client.get("/spec").json()["backtest_id"] == tested
+    # That backtest was against version 1; version 2 is live now.
+    stale = client.post("/spec", json={"source": RICHER_DEMO, "backtest_id": other})
+    assert stale.status_code == 409 and "live version 2" in stale.json()["message"]

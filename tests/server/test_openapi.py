@@ -35,7 +35,7 @@ def test_the_api_conforms_to_its_openapi_document(server: Server) -> None:
     )
     headers = {"Authorization": f"Bearer {server.secret_key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 37
+    assert len(operations) == 38
     for operation in operations:
         if operation.method.upper() == "DELETE":
             continue

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from winnow import __version__
+from winnow.cli import backtest as backtest_commands
 from winnow.cli import data as data_commands
 from winnow.cli import handoff as handoff_commands
 from winnow.cli import leads as leads_commands
@@ -16,6 +17,7 @@ from winnow.cli import learn as learn_commands
 from winnow.cli import report as report_commands
 from winnow.cli import server as server_commands
 from winnow.cli import spec as spec_commands
+from winnow.cli import warehouse as warehouse_commands
 from winnow.cli.context import (
     DEFAULT_DATABASE,
     DEFAULT_WORKSPACE,
@@ -46,6 +48,7 @@ leads_commands.register(app)
 data_commands.register(app)
 server_commands.register(app)
 handoff_commands.register(app)
+backtest_commands.register(app)
 
 
 def _version(value: bool) -> None:
@@ -98,15 +101,29 @@ def score(
     ] = None,
     database: DatabaseOption = DEFAULT_DATABASE,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    source: warehouse_commands.SourceOption = None,
+    mapping: warehouse_commands.MappingOption = None,
+    spec: warehouse_commands.SpecOption = None,
+    out: warehouse_commands.OutOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score people with the live spec and apply the stage promotions that follow."""
-    if not everyone and not person:
+    """Score people with the live spec and apply the stage promotions that follow.
+
+    With --source: score a team's own tables where they live, see docs/warehouse.md.
+    """
+    if source is not None and (everyone or person):
+        fail("--source scores everyone in the mapped tables; leave out --all and --person")
+    if source is None and (mapping is not None or spec is not None or out is not None):
+        fail("--mapping, --spec and --out go with --source (warehouse mode)")
+    if source is None and not everyone and not person:
         fail("say who to score: --all, or --person ID (repeatable)")
     try:
         instant = parse_instant(as_of) if as_of else utcnow()
     except ValueError:
         fail(f"--as-of takes an ISO 8601 instant such as 2026-05-01T12:00:00Z, not {as_of!r}")
+    if source is not None:
+        warehouse_commands.score_source(source, mapping, spec, out, instant, as_json)
+        return
     with workspace_transaction(database, workspace) as (conn, ws):
         try:
             report = rescore(conn, ws.id, as_of=instant, person_ids=None if everyone else person)

@@ -150,6 +150,12 @@ def _print_detail(detail: LeadDetail) -> None:
             console.print(metrics)
         held = [k for k, v in score["criteria"].items() if v]
         console.print(f"criteria that hold: {', '.join(held) if held else 'none'}")
+        model = explanation.get("model")
+        if model:
+            console.print(f"p_convert {model['p_convert']:.1%}")
+            for side in ("for", "against"):
+                named = ", ".join(f"{f['factor']} ({f['weight']:+.2f})" for f in model[side])
+                console.print(f"  {side}: {named or 'none'}")
         account = explanation.get("account")
         if account:
             console.print(

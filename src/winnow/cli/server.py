@@ -42,6 +42,13 @@ def serve(
         str | None,
         typer.Option(help="Where people open Winnow, for links in notifications (default: ours)."),
     ] = None,
+    require_backtest: Annotated[
+        bool,
+        typer.Option(
+            "--require-backtest",
+            help="Publishing a spec through the API needs a backtest of that exact source.",
+        ),
+    ] = False,
     log_level: Annotated[
         str, typer.Option(help="Server log level: warning, info or debug.")
     ] = "warning",
@@ -57,6 +64,7 @@ def serve(
         scorer=scorer,
         full_rescore_seconds=full_rescore,
         dispatcher=dispatcher,
+        require_backtest=require_backtest,
         public_url=public_url or f"http://{host}:{port}",
     )
     console.print(f"Winnow listening on [bold]http://{host}:{port}[/] (API docs at /docs)")

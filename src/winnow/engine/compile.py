@@ -95,6 +95,7 @@ class Layout:
     criteria: tuple[tuple[str, str], ...]
     # Named conditions (segments, hand-raises, owner rules): (key, column).
     segments: tuple[tuple[str, str], ...]
+    factors: tuple[tuple[str, float, str], ...] = ()  # (name, weight, column)
 
 
 def _epoch(value: Any) -> Any:
@@ -363,7 +364,8 @@ class _Compiler:
     def _aggregates(self) -> list[Aggregate]:
         seen: dict[str, Aggregate] = {}
         named = [c for _, c in self.spec.conditions()]
-        for checked in [*self.spec.stages.values(), *named]:
+        factors = [f.when for f in self.spec.factors]
+        for checked in [*self.spec.stages.values(), *named, *factors]:
             for aggregate in checked.aggregates:
                 seen.setdefault(aggregate.key, aggregate)
         return list(seen.values())
@@ -437,6 +439,7 @@ class _Compiler:
             ),
         )
         table = self.rollup(self.stage("scored", table))
+        table = self.predict(table)
         final = Translator(
             self.profile_names(table),
             aggregates=self.aggregate_value(table),
@@ -465,6 +468,9 @@ class _Compiler:
                 (s, f"crit_{s}") for s in [*spec.stages, *(["customer"] if plans else [])]
             ),
             segments=tuple((name, f"seg_{n}") for n, (name, _) in enumerate(named)),
+            factors=tuple(
+                (f.factor.name, f.factor.weight, f"fac_{i}") for i, f in enumerate(spec.factors)
+            ),
         )
         keep = [
             "id",
@@ -484,7 +490,33 @@ class _Compiler:
             keep += [f"{prefix}_n", f"{prefix}_k", f"{prefix}_w", f"{prefix}_pts"]
         keep += [c for _, c in layout.metrics] + [c for _, c in layout.criteria]
         keep += [c for _, c in layout.segments]
+        keep += [c for _, _, c in layout.factors] + (["p_convert"] if spec.document.model else [])
         return Plan(steps=tuple(self.steps), final=table.select(*keep), layout=layout)
+
+    def predict(self, table: ir.Table) -> ir.Table:
+        """The model's factors and p_convert, before the criteria that may use p_convert."""
+        model = self.spec.document.model
+        if model is None:
+            return table
+        translate = Translator(
+            self.profile_names(table),
+            aggregates=self.aggregate_value(table),
+            lists=self.spec.lists,
+            dialect=self.dialect,
+            as_of_epoch=self.as_of_epoch,
+        )
+        factors = {f"fac_{i}": translate.condition(f.when) for i, f in enumerate(self.spec.factors)}
+        table = table.mutate(**factors)
+        logit = sum(
+            (
+                ibis.ifelse(table[f"fac_{i}"], f.factor.weight, 0.0)
+                for i, f in enumerate(self.spec.factors)
+            ),
+            ibis.literal(float(model.intercept)),
+        )
+        # Clamped so that exp() cannot overflow on any backend; 1/(1+e^30) is 1e-13.
+        bounded = ibis.greatest(ibis.least(logit, 30.0), -30.0)
+        return table.mutate(p_convert=(1.0 / (1.0 + (-bounded).exp())).cast("float64"))
 
     def rollup(self, table: ir.Table) -> ir.Table:
         setting = self.spec.document.accounts.people

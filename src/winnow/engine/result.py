@@ -27,6 +27,18 @@ class RuleContribution:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FactorHit:
+    """A factor of the predictive model that held: the log-odds it added to p_convert."""
+
+    name: str
+    weight: float
+
+
+# How many factors an explanation lists on each side.
+TOP_FACTORS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
 class PersonScore:
     person_id: int
     stage: str  # the stage the person was in when scored
@@ -44,6 +56,9 @@ class PersonScore:
     account_fit: float | None = None
     account_engagement: float | None = None
     account_score: float | None = None
+    # The spec's predictive model (spec `model:`); None without one.
+    p_convert: float | None = None
+    factors: tuple[FactorHit, ...] = ()
 
     @property
     def hand_raises(self) -> list[str]:
@@ -54,8 +69,9 @@ class PersonScore:
         ]
 
     def explanation(self) -> dict[str, Any]:
-        """The JSON document stored with the score and shown in the API and dashboard."""
-        return {
+        """The JSON document stored with the score and shown in the API and dashboard;
+        "model" (p_convert and its top factors) only when the spec has a model."""
+        document: dict[str, Any] = {
             "fit": [{"rule": h.name, "points": h.points} for h in self.fit_rules],
             "engagement": [
                 {
@@ -77,3 +93,15 @@ class PersonScore:
                 "score": self.account_score,
             },
         }
+        if self.p_convert is not None:
+            held = sorted(self.factors, key=lambda f: -f.weight)
+            document["model"] = {
+                "p_convert": self.p_convert,
+                "for": [{"factor": f.name, "weight": f.weight} for f in held if f.weight > 0][
+                    :TOP_FACTORS
+                ],
+                "against": [
+                    {"factor": f.name, "weight": f.weight} for f in reversed(held) if f.weight < 0
+                ][:TOP_FACTORS],
+            }
+        return document

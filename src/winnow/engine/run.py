@@ -21,7 +21,7 @@ from winnow.engine.compile import (
     Layout,
     compile_scores,
 )
-from winnow.engine.result import FitHit, PersonScore, RuleContribution
+from winnow.engine.result import FactorHit, FitHit, PersonScore, RuleContribution
 from winnow.engine.sqlplan import (
     SENTINEL_WORKSPACE,
     TEMPLATE_PREFIX,
@@ -344,6 +344,12 @@ def to_scores(rows: Iterable[dict[str, Any]], layout: Layout) -> list[PersonScor
                 account_fit=_float(row["afit"]),
                 account_engagement=_float(row["aeng"]),
                 account_score=_float(row["ascore"]),
+                p_convert=_float(row.get("p_convert")),
+                factors=tuple(
+                    FactorHit(name=name, weight=weight)
+                    for name, weight, column in layout.factors
+                    if row[column]
+                ),
             )
         )
     result.sort(key=lambda s: s.person_id)

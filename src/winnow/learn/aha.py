@@ -8,6 +8,10 @@ highest lift over the rest, among thresholds whose group holds at least MIN_SUPP
 trials (and MIN_SHARE of all). Each finding carries its support and a 95% Wilson
 interval for its conversion rate, so a lift from eight trials reads as what it is.
 Findings are ranked by lift; each is also written as a PQL criterion for the spec.
+The events of the best findings are then tried two by two, each at its lowest
+thresholds ("connected 2 sources and invited 3 teammates"): a pair is kept, at the
+thresholds with the highest lift, when its trials convert better than those of either
+event's own finding, with the same support rules and interval.
 
 Counting in the first N days of a trial, not over its whole life, keeps the outcome
 out: a trial that converted on day 20 keeps using the product, so whole-life counts
@@ -16,8 +20,10 @@ would credit usage that came after the decision.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -28,6 +34,8 @@ from winnow.analytics.trials import trials
 MIN_SUPPORT = 10
 MIN_SHARE = 0.05
 MAX_THRESHOLDS = 20
+PAIRED = 6  # the best findings tried two by two
+PAIR_THRESHOLDS = 8  # each at its lowest thresholds
 Z95 = 1.959964
 
 
@@ -77,6 +85,98 @@ def find(
     trial_plans: tuple[str, ...] = ("trial",),
 ) -> list[Finding]:
     """The strongest early-usage threshold of each event, best lift first."""
+    return early_usage(
+        plan_changes, account_events, first_days=first_days, paid_plans=paid_plans,
+        trial_plans=trial_plans,
+    ).findings()  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlyUsage:
+    """Each trial's count of each event in its first days, and whether it converted."""
+
+    per_event: dict[str, dict[int, int]]  # event -> {account: count}
+    outcome: dict[int, bool]  # account -> converted
+
+    def findings(self) -> list[Finding]:
+        total = len(self.outcome)
+        found = [
+            best
+            for event, done in sorted(self.per_event.items())
+            if (best := _best(event, done, self.outcome, total)) is not None
+        ]
+        return sorted(found, key=lambda f: (-f.lift, -f.trials_with, f.event))
+
+    def pairs(self, findings: Sequence[Finding], top: int = PAIRED) -> list[Pair]:
+        """The events of the `top` best findings two by two, each pair at the thresholds
+        that convert best together: the pairs whose trials convert better than those of
+        either event's own finding, best lift first."""
+        total = len(self.outcome)
+        converted_all = sum(self.outcome.values())
+        found = []
+        for first, second in itertools.combinations(findings[:top], 2):
+            best: Pair | None = None
+            for a, b in itertools.product(
+                self.thresholds(first.event, PAIR_THRESHOLDS),
+                self.thresholds(second.event, PAIR_THRESHOLDS),
+            ):
+                group = [
+                    t
+                    for t in self.outcome
+                    if self.per_event[first.event].get(t, 0) >= a
+                    and self.per_event[second.event].get(t, 0) >= b
+                ]
+                size = len(group)
+                if size < max(MIN_SUPPORT, MIN_SHARE * total) or size == total:
+                    continue
+                won = sum(self.outcome[t] for t in group)
+                rate_with = won / size
+                rate_without = (converted_all - won) / (total - size)
+                if rate_without == 0 or rate_with <= max(first.rate_with, second.rate_with):
+                    continue
+                low, high = wilson(won, size)
+                pair = Pair(
+                    first=replace(first, threshold=a), second=replace(second, threshold=b),
+                    trials_with=size, rate_with=rate_with, rate_without=rate_without,
+                    lift=rate_with / rate_without, low=low, high=high,
+                )  # fmt: skip
+                if best is None or pair.lift > best.lift:
+                    best = pair
+            if best is not None:
+                found.append(best)
+        return sorted(found, key=lambda p: (-p.lift, -p.trials_with))
+
+    def thresholds(self, event: str, limit: int) -> list[int]:
+        return sorted(set(self.per_event[event].values()))[:limit]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pair:
+    """Two early-usage thresholds reached together."""
+
+    first: Finding
+    second: Finding
+    trials_with: int
+    rate_with: float
+    rate_without: float
+    lift: float
+    low: float
+    high: float
+
+    @property
+    def criterion(self) -> str:
+        second = f"metrics.{self.second.metric_name} >= {self.second.threshold}"
+        return f"{self.first.criterion} and {second}"
+
+
+def early_usage(
+    plan_changes: pa.Table | ir.Table,
+    account_events: pa.Table | ir.Table,
+    *,
+    first_days: float = 14,
+    paid_plans: tuple[str, ...] = ("paid",),
+    trial_plans: tuple[str, ...] = ("trial",),
+) -> EarlyUsage:
     t = trials(plan_changes, trial_plans=trial_plans, paid_plans=paid_plans)
     e = account_events if isinstance(account_events, ir.Table) else ibis.memtable(account_events)
     e = e.select(e_account=e.account_id, name=e.name, e_at=e.at)
@@ -89,16 +189,10 @@ def find(
         r["account_id"]: r["converted"] is not None
         for r in t.select("account_id", "converted").to_pyarrow().to_pylist()
     }
-    total = len(outcome)
     per_event: dict[str, dict[int, int]] = {}
     for row in counts.to_pylist():
         per_event.setdefault(row["name"], {})[row["account_id"]] = row["n"]
-    findings = []
-    for event, done in sorted(per_event.items()):
-        best = _best(event, done, outcome, total)
-        if best is not None:
-            findings.append(best)
-    return sorted(findings, key=lambda f: (-f.lift, -f.trials_with, f.event))
+    return EarlyUsage(per_event=per_event, outcome=outcome)
 
 
 def _best(event: str, done: dict[int, int], outcome: dict[int, bool], total: int) -> Finding | None:

@@ -35,10 +35,19 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 ModelKind = Literal["logistic", "boosting"]
 FOLDS = 5
 SEED = 7
+# Below this many rows the models fit on one thread: gradient boosting's OpenMP threads
+# cost more than they save on small tables, and many times more on a busy machine.
+THREADED_ROWS = 100_000
+
+
+def threads(rows: int) -> Any:
+    """The thread limit to fit a model on `rows` rows under (a context manager)."""
+    return threadpool_limits(1 if rows < THREADED_ROWS else None)
 
 
 class TableError(ValueError):
@@ -175,14 +184,15 @@ def evaluate(prepared: Prepared, kind: ModelKind = "boosting") -> Evaluation:
     folds: Any = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     if prepared.groups is not None:
         folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    predicted = cross_val_predict(
-        pipeline(prepared, kind),
-        prepared.features,
-        prepared.target,
-        groups=prepared.groups,
-        cv=folds,
-        method="predict_proba",
-    )[:, 1]
+    with threads(len(prepared.target)):
+        predicted = cross_val_predict(
+            pipeline(prepared, kind),
+            prepared.features,
+            prepared.target,
+            groups=prepared.groups,
+            cv=folds,
+            method="predict_proba",
+        )[:, 1]
     return metrics(prepared.target, predicted, model=kind, dropped=prepared.dropped)
 
 
@@ -219,7 +229,8 @@ def metrics(
 
 def train(prepared: Prepared, kind: ModelKind, path: str | Path) -> None:
     """Fit on every row and keep the model, with what it needs to score new rows."""
-    fitted = pipeline(prepared, kind).fit(prepared.features, prepared.target)
+    with threads(len(prepared.target)):
+        fitted = pipeline(prepared, kind).fit(prepared.features, prepared.target)
     joblib.dump(
         {"pipeline": fitted, "columns": list(prepared.features.columns), "kind": kind,
          "categorical": list(prepared.categorical), "dropped": list(prepared.dropped)},

@@ -25,5 +25,8 @@ class Settings(BaseModel):
     # Deliver notifications (webhooks, Slack) from this process; `winnow dispatch` runs
     # more dispatchers against PostgreSQL.
     dispatcher: bool = True
+    # Publishing a spec through the API needs a backtest of that exact source against the
+    # live version (POST /api/v1/spec/backtest, then publish with its backtest_id).
+    require_backtest: bool = False
     # Where people open Winnow, for the links in notifications.
     public_url: str = "http://127.0.0.1:8000"

@@ -185,6 +185,7 @@ class _Checker:
                 "score",
                 "metrics",
                 "stage",
+                "p_convert",
             ],
         }[self.scope]
         return base + list(self.lists)

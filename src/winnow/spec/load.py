@@ -6,6 +6,7 @@ an editor or `winnow spec check` can point at it.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,14 @@ from pydantic import ValidationError
 
 from winnow.spec.errors import SpecError, SpecInvalid, suggest
 from winnow.spec.expr import BUILTIN_LISTS, Checked, Scope, attribute_path, check
-from winnow.spec.model import CRITERIA_STAGES, EngagementRule, FitRule, Metric, SpecDocument
+from winnow.spec.model import (
+    CRITERIA_STAGES,
+    EngagementRule,
+    Factor,
+    FitRule,
+    Metric,
+    SpecDocument,
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -43,6 +51,12 @@ class MetricCheck:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FactorCheck:
+    factor: Factor
+    when: Checked
+
+
+@dataclass(frozen=True, kw_only=True)
 class Spec:
     """A valid spec, ready to compile: the document plus its checked expressions."""
 
@@ -60,6 +74,8 @@ class Spec:
     # handoff.hand_raise by name, and the `when` of each handoff.owners rule (None: always).
     hand_raises: dict[str, Checked]
     routes: tuple[Checked | None, ...]
+    # The predictive model's factors (spec `model.factors`), in order; empty without a model.
+    factors: tuple[FactorCheck, ...] = ()
 
     def conditions(self) -> list[tuple[str, Checked]]:
         """Every named condition the engine evaluates besides the stages, keyed as scores
@@ -191,6 +207,32 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         expr(r.when, Scope.PERSON, f"handoff.owners[{i}].when") if r.when else None
         for i, r in enumerate(doc.handoff.owners)
     ]
+    factors = []
+    if doc.model is not None:
+        _unique_names([f.name for f in doc.model.factors], "model.factors", errors)
+        for i, factor in enumerate(doc.model.factors):
+            path = f"model.factors[{i}].when"
+            checked = expr(factor.when, Scope.PERSON, path)
+            if checked is not None and _uses_p_convert(checked):
+                errors.append(
+                    SpecError(path=path, token="p_convert", message="a factor cannot use p_convert")
+                )
+            elif checked is not None:
+                factors.append(FactorCheck(factor=factor, when=checked))
+    else:
+        users = [("stages." + s, c) for s, c in stages.items()]
+        users += [(f"segments.{n}", c) for n, c in segments.items()]
+        users += [(f"segments.{n}.accounts", c) for n, c in account_segments.items()]
+        users += [(f"handoff.hand_raise.{n}", c) for n, c in hand_raises.items()]
+        errors += [
+            SpecError(
+                path=path,
+                token="p_convert",
+                message="p_convert needs a `model:` section (`winnow learn train` writes one)",
+            )
+            for path, c in users
+            if c is not None and _uses_p_convert(c)
+        ]
     if errors:
         return None
     return Spec(
@@ -206,7 +248,12 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         account_segments={k: v for k, v in account_segments.items() if v},
         hand_raises={k: v for k, v in hand_raises.items() if v},
         routes=tuple(routes),
+        factors=tuple(factors),
     )
+
+
+def _uses_p_convert(checked: Checked) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "p_convert" for n in ast.walk(checked.tree))
 
 
 def _raw_expression_errors(data: dict[str, Any]) -> list[SpecError]:

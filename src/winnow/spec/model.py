@@ -218,6 +218,28 @@ class AccountSegment(_Model):
     accounts: str
 
 
+class Factor(_Model):
+    """One term of the predictive model: a condition and the log-odds it adds when it holds."""
+
+    name: Name
+    when: str
+    weight: float
+
+
+class PredictiveModel(_Model):
+    """A logistic model over conditions, as `winnow learn train` writes it.
+
+    p_convert = 1 / (1 + exp(-(intercept + the sum of the weights of the factors that hold))).
+    Written as conditions of the spec language, it runs wherever the spec runs and its
+    explanation is the list of factors that hold.
+    """
+
+    name: Name  # the trained artifact it came from, e.g. "customer-90d-20261201T1200"
+    outcome: str | None = None  # what it predicts, e.g. "customer within 90 days"
+    intercept: float
+    factors: list[Factor] = []
+
+
 class SpecDocument(_Model):
     version: Literal[1] = 1
     lists: dict[Name, list[str | int | float]] = {}
@@ -228,3 +250,4 @@ class SpecDocument(_Model):
     stages: Stages = Stages()
     segments: dict[Name, str | AccountSegment] = {}
     handoff: Handoff = Handoff()
+    model: PredictiveModel | None = None

@@ -62,7 +62,24 @@ spec_versions = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("note", sa.Text, nullable=True),
+    # The backtest it was published with (required when the server says so).
+    sa.Column("backtest_id", sa.Integer, nullable=True),
     sa.UniqueConstraint("workspace_id", "version"),
+)
+
+# What a spec would have done on history (winnow.learn.backtest), kept so that
+# publishing can require one for the exact source against the live version.
+backtests = sa.Table(
+    "backtests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _workspace_fk(),
+    sa.Column("spec_sha", sa.String(64), nullable=False),
+    sa.Column("against_version", sa.Integer, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("report", Json, nullable=False),
+    sa.Index("ix_backtests_workspace_spec", "workspace_id", "spec_sha"),
 )
 
 accounts = sa.Table(

@@ -20,6 +20,7 @@ class SpecVersion:
     created_at: datetime
     created_by: str
     note: str | None
+    backtest_id: int | None = None
 
 
 class NoSpec(LookupError):
@@ -34,6 +35,7 @@ def publish_spec(
     by: str,
     note: str | None = None,
     now: datetime | None = None,
+    backtest_id: int | None = None,
 ) -> SpecVersion:
     """Validate and store a new live version; an invalid spec raises SpecInvalid."""
     load_spec(source)
@@ -52,11 +54,13 @@ def publish_spec(
             created_at=created,
             created_by=by,
             note=note,
+            backtest_id=backtest_id,
         )
     )
     return SpecVersion(
-        version=version, source=source, created_at=from_db(created), created_by=by, note=note
-    )
+        version=version, source=source, created_at=from_db(created), created_by=by, note=note,
+        backtest_id=backtest_id,
+    )  # fmt: skip
 
 
 def spec_versions_of(conn: sa.Connection, workspace_id: int) -> list[SpecVersion]:
@@ -75,6 +79,7 @@ def _version(row: sa.RowMapping) -> SpecVersion:
         created_at=from_db(row["created_at"]),
         created_by=row["created_by"],
         note=row["note"],
+        backtest_id=row["backtest_id"],
     )
 
 

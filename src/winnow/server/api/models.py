@@ -185,6 +185,9 @@ class SpecVersion(Model):
     created_at: Instant
     created_by: str
     note: str | None
+    backtest_id: int | None = Field(
+        default=None, description="The backtest report it was published with."
+    )
 
 
 class SpecSource(Model):
@@ -193,6 +196,54 @@ class SpecSource(Model):
 
 class SpecPublish(SpecSource):
     note: str | None = Field(default=None, description="Why this version.", pattern=STORABLE)
+    backtest_id: int | None = Field(
+        default=None,
+        description="A backtest of this exact source against the live version"
+        " (POST /api/v1/spec/backtest); required when the server requires backtests.",
+    )
+
+
+class BacktestRequest(SpecSource):
+    start: Instant | None = Field(
+        default=None, alias="from", description="First week's end (default: 12 weeks before to)."
+    )
+    end: Instant | None = Field(default=None, alias="to", description="Last week's end (now).")
+
+
+class BacktestStage(Model):
+    stage: str
+    per_week: list[int] = Field(description="People newly flagged each week after the first.")
+    flagged: int
+    precision_sql: float | None = Field(description="Share of them that reached sql after.")
+    precision_customer: float | None = Field(description="Share that became customers after.")
+
+
+class BacktestSpec(Model):
+    label: str = Field(description="`candidate` or `live`.")
+    stages: list[BacktestStage]
+    customers: int = Field(description="People who became customers in the period.")
+    caught: int = Field(description="Of them, flagged before they did.")
+    recall: float | None
+    median_days_early: float | None
+
+
+class BacktestDifference(Model):
+    person_id: int
+    first: str | None = Field(description="The stage under the candidate spec.")
+    second: str | None = Field(description="The stage under the live spec.")
+
+
+class Backtest(Model):
+    id: int = Field(description="Pass as backtest_id when publishing this source.")
+    against_version: int | None = Field(description="The live version it was compared with.")
+    start: Instant = Field(alias="from")
+    end: Instant = Field(alias="to")
+    weeks: list[Instant]
+    specs: list[BacktestSpec]
+    only_first: dict[str, int] = Field(description="Flagged by the candidate only, per stage.")
+    only_second: dict[str, int] = Field(description="Flagged by the live spec only, per stage.")
+    differing: int = Field(description="People in another stage at the end.")
+    differences: list[BacktestDifference] = Field(description="Some of them.")
 
 
 class SpecProblem(Model):

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from winnow.qualification import rescore
-from winnow.server.api import ERRORS, PREFIX, AdminKey, ReadKey, actor, now, transaction
+from winnow.server.api import (
+    ERRORS,
+    PREFIX,
+    AdminKey,
+    MemberKey,
+    ReadKey,
+    actor,
+    now,
+    transaction,
+)
 from winnow.server.api.models import (
+    Backtest,
+    BacktestRequest,
     InvalidSpec,
     Published,
     SpecCheck,
@@ -18,7 +32,16 @@ from winnow.server.api.models import (
 )
 from winnow.server.errors import ApiError, error_body
 from winnow.spec import SpecError, SpecInvalid, load_spec
-from winnow.store.specs import NoSpec, live_spec_version, publish_spec, spec_versions_of
+from winnow.store.backtests import backtest_covers, save_backtest
+from winnow.store.specs import (
+    NoSpec,
+    live_spec,
+    live_spec_version,
+    publish_spec,
+    spec_versions_of,
+)
+
+BACKTEST_WEEKS = 12
 
 router = APIRouter(prefix=f"{PREFIX}/spec", tags=["spec"], responses=ERRORS)
 
@@ -63,13 +86,19 @@ def validate_spec(body: SpecSource, key: ReadKey) -> SpecCheck:
     responses={422: {"model": InvalidSpec, "description": "The spec is invalid; nothing changed."}},
 )
 def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published | JSONResponse:
-    """Publish a spec as the new live version and rescore everyone with it."""
+    """Publish a spec as the new live version and rescore everyone with it.
+
+    When the server requires backtests, `backtest_id` must name a backtest of this exact
+    source against the live version (409 `backtest_required` otherwise)."""
     at = now(request)
     with transaction(request) as conn:
+        if request.app.state.settings.require_backtest:
+            _check_backtest(conn, key.workspace_id, body)
         try:
             published = publish_spec(
-                conn, key.workspace_id, body.source, by=actor(key), note=body.note, now=at
-            )
+                conn, key.workspace_id, body.source, by=actor(key), note=body.note, now=at,
+                backtest_id=body.backtest_id,
+            )  # fmt: skip
         except SpecInvalid as exc:
             problems = [p.model_dump() for p in _problems(exc.errors)]
             answer = error_body(
@@ -80,3 +109,64 @@ def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published |
     return Published.model_validate(
         {**vars(published), "scored": report.scored, "moves": len(report.moves)}
     )
+
+
+def _check_backtest(conn: sa.Connection, workspace_id: int, body: SpecPublish) -> None:
+    try:
+        live: int | None = live_spec_version(conn, workspace_id).version
+    except NoSpec:
+        live = None
+    if body.backtest_id is None or not backtest_covers(
+        conn, workspace_id, body.backtest_id, source=body.source, against_version=live
+    ):
+        raise ApiError(
+            409,
+            "backtest_required",
+            "this server publishes a spec only with a backtest of that exact source against"
+            f" live version {live}: POST /api/v1/spec/backtest, then publish with its id as"
+            " backtest_id",
+        )
+
+
+@router.post(
+    "/backtest",
+    response_model=Backtest,
+    responses={422: {"model": InvalidSpec, "description": "The spec is invalid."}},
+)
+def post_backtest(
+    body: BacktestRequest, key: MemberKey, request: Request
+) -> Backtest | JSONResponse:
+    """Replay history week by week with this spec and the live one: MQL/PQL volume,
+    precision, recall, and who would be in another stage. The report is kept; its id
+    lets this exact source be published where the server requires a backtest."""
+    from winnow.learn.backtest import backtest, load_outcomes
+
+    try:
+        candidate = load_spec(body.source)
+    except SpecInvalid as exc:
+        problems = [p.model_dump() for p in _problems(exc.errors)]
+        answer = error_body(
+            "invalid_spec", f"the spec has {len(problems)} error(s)", errors=problems
+        )
+        return JSONResponse(answer, status_code=422)
+    end = body.end or now(request)
+    start = body.start or end - timedelta(weeks=BACKTEST_WEEKS)
+    with transaction(request) as conn:
+        specs = [("candidate", candidate)]
+        try:
+            version, live = live_spec(conn, key.workspace_id)
+            specs.append(("live", live))
+            against: int | None = version
+        except NoSpec:
+            against = None
+        outcomes = load_outcomes(conn, key.workspace_id)
+    try:
+        report = backtest(outcomes, specs, start=start, end=end).as_dict()
+    except ValueError as exc:
+        raise ApiError(400, "invalid_period", str(exc)) from None
+    with transaction(request) as conn:
+        saved = save_backtest(
+            conn, key.workspace_id, source=body.source, against_version=against, report=report,
+            by=actor(key), now=now(request),
+        )  # fmt: skip
+    return Backtest.model_validate({**report, "id": saved, "against_version": against})
