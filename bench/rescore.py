@@ -541,26 +541,46 @@ def run_all(args: Any, workdir: Path) -> tuple[dict[str, Any], dict[str, pa.Tabl
     started = time.perf_counter()
     generate(data, args.people, args.events, args.seed)
     print(f"generated in {time.perf_counter() - started:.1f}s (not measured); {THREADS} threads")
+    commands = {
+        name: [
+            sys.executable, str(Path(__file__).resolve()), "--contestant", name,
+            "--data", str(data), "--out", str(workdir / f"{name}.parquet"),
+            *(["--profile"] if args.profile else []),
+        ]
+        for name in CONTESTANTS
+    }  # fmt: skip
+    reports = rounds(commands, args.repeats, workdir)
+    return reports, {name: pq.read_table(workdir / f"{name}.parquet") for name in CONTESTANTS}
+
+
+def rounds(
+    commands: dict[str, list[str]],
+    repeats: int,
+    workdir: Path,
+    on_run: Any = None,
+) -> dict[str, dict[str, Any]]:
+    """Start one process per contestant, have each rescore `repeats` times round-robin,
+    and gather their reports (times, CPU and peak memory as lists, one entry a run)."""
     processes = {}
-    for name in CONTESTANTS:
-        command = [sys.executable, str(Path(__file__).resolve()), "--contestant", name]
-        command += ["--data", str(data), "--out", str(workdir / f"{name}.parquet")]
-        command += ["--profile"] if args.profile else []
+    for name, command in commands.items():
         errors = (workdir / f"{name}.stderr").open("w")
         processes[name] = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
         )
     reports = {name: _listen(name, p, workdir) | {"runs": []} for name, p in processes.items()}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, process in processes.items():
-            reports[name]["runs"].append(_ask(name, process, "run", workdir))
+            run = _ask(name, process, "run", workdir)
+            reports[name]["runs"].append(run)
+            if on_run is not None:
+                on_run(name, run)
     for name, process in processes.items():
         reports[name] |= _ask(name, process, "finish", workdir)
         process.wait()
     for report in reports.values():
         runs = report.pop("runs")
         report |= {key: [run[key] for run in runs] for key in ("time", "cpu", "peak_mb")}
-    return reports, {name: pq.read_table(workdir / f"{name}.parquet") for name in CONTESTANTS}
+    return reports
 
 
 def _ask(name: str, process: Any, command: str, workdir: Path) -> dict[str, Any]:

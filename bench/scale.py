@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,13 +57,12 @@ from rescore import (
     SPEC,
     THREADS,
     TOLERANCE,
-    _ask,
-    _listen,
     _memory_kb,
     _reply,
     compare,
     raw_events,
     raw_profiles,
+    rounds,
 )
 
 # 5M events a chunk: the 100k-people world is then exactly rescore.py's default one.
@@ -311,27 +309,19 @@ def measure(args: Any, root: Path, people: int) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="winnow-scale-run-") as run_dir:
         workdir = Path(run_dir)
-        processes = {}
-        for name in contestants:
-            command = [sys.executable, str(Path(__file__).resolve()), "--contestant", name]
-            command += ["--world", str(world), "--scratch", str(workdir / f"{name}.tmp")]
-            command += ["--out", str(workdir / f"{name}.parquet")]
-            errors = (workdir / f"{name}.stderr").open("w")
-            processes[name] = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
-            )
-        reports = {name: _listen(name, p, workdir) | {"runs": []} for name, p in processes.items()}
-        for _ in range(args.repeats):
-            for name, process in processes.items():
-                run = _ask(name, process, "run", workdir)
-                reports[name]["runs"].append(run)
-                print(f"  {name:<7} {run['time']:8.3f}s  peak {run['peak_mb'] / 1024:5.2f} GB")
-        for name, process in processes.items():
-            _ask(name, process, "finish", workdir)
-            process.wait()
-        for report in reports.values():
-            runs = report.pop("runs")
-            report |= {key: [run[key] for run in runs] for key in ("time", "cpu", "peak_mb")}
+        commands = {
+            name: [
+                sys.executable, str(Path(__file__).resolve()), "--contestant", name,
+                "--world", str(world), "--scratch", str(workdir / f"{name}.tmp"),
+                "--out", str(workdir / f"{name}.parquet"),
+            ]
+            for name in contestants
+        }  # fmt: skip
+
+        def show(name: str, run: dict[str, Any]) -> None:
+            print(f"  {name:<7} {run['time']:8.3f}s  peak {run['peak_mb'] / 1024:5.2f} GB")
+
+        reports = rounds(commands, args.repeats, workdir, on_run=show)
         scores = {name: pq.read_table(workdir / f"{name}.parquet") for name in contestants}
     differences = compare(scores)
     return {

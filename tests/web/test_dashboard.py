@@ -35,6 +35,15 @@ handoff:
   owners:
     - {round_robin: [ana@acme.example]}
 """
+# p_convert: sigmoid(-2 + 1.5) = 38% for anyone who asked for a demo.
+MODEL = """
+model:
+  name: test-model
+  intercept: -2
+  factors:
+    - {name: asked for a demo, when: 'did("Demo Requested")', weight: 1.5}
+    - {name: an engineer, when: 'matches(person.title, "(?i)^engineer")', weight: -0.5}
+"""
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
 
 
@@ -46,7 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(engine)
     with engine.begin() as conn:
         ws = create_workspace(conn, "acme", "Acme", now=CREATED)
-        publish_spec(conn, ws.id, SPEC + HANDOFF, by="test", now=CREATED)
+        publish_spec(conn, ws.id, SPEC + HANDOFF + MODEL, by="test", now=CREATED)
         for email, role in (("ana@acme.example", "admin"), ("rui@acme.example", "read")):
             create_user(conn, ws.id, email=email, password=PASSWORD, role=role, now=CREATED)
         people = [
@@ -140,6 +149,8 @@ def test_filtering_leads_and_accepting_one(page: Page, site: str) -> None:
     page.click("table.leads a")
     expect(page.get_by_role("heading", name=re.compile("Ada Lovelace"))).to_be_visible()
     expect(page.locator(".rules li").first).to_contain_text("demo")
+    expect(page.locator("h3.pconvert")).to_have_text("Chance to convert 38%")
+    expect(page.locator("p.small", has_text="For")).to_contain_text("asked for a demo")
     shot(page, "lead")
     page.get_by_role("button", name="Accept as SAL").click()
     expect(page.locator("h1 .badge")).to_have_text("SAL")

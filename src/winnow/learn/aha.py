@@ -24,6 +24,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -99,11 +100,10 @@ class EarlyUsage:
     outcome: dict[int, bool]  # account -> converted
 
     def findings(self) -> list[Finding]:
-        total = len(self.outcome)
         found = [
             best
             for event, done in sorted(self.per_event.items())
-            if (best := _best(event, done, self.outcome, total)) is not None
+            if (best := _best(event, done, self.outcome)) is not None
         ]
         return sorted(found, key=lambda f: (-f.lift, -f.trials_with, f.event))
 
@@ -111,8 +111,6 @@ class EarlyUsage:
         """The events of the `top` best findings two by two, each pair at the thresholds
         that convert best together: the pairs whose trials convert better than those of
         either event's own finding, best lift first."""
-        total = len(self.outcome)
-        converted_all = sum(self.outcome.values())
         found = []
         for first, second in itertools.combinations(findings[:top], 2):
             best: Pair | None = None
@@ -126,25 +124,24 @@ class EarlyUsage:
                     if self.per_event[first.event].get(t, 0) >= a
                     and self.per_event[second.event].get(t, 0) >= b
                 ]
-                size = len(group)
-                if size < max(MIN_SUPPORT, MIN_SHARE * total) or size == total:
+                split = _split(group, self.outcome)
+                if split is None or split["rate_with"] <= max(first.rate_with, second.rate_with):
                     continue
-                won = sum(self.outcome[t] for t in group)
-                rate_with = won / size
-                rate_without = (converted_all - won) / (total - size)
-                if rate_without == 0 or rate_with <= max(first.rate_with, second.rate_with):
-                    continue
-                low, high = wilson(won, size)
-                pair = Pair(
-                    first=replace(first, threshold=a), second=replace(second, threshold=b),
-                    trials_with=size, rate_with=rate_with, rate_without=rate_without,
-                    lift=rate_with / rate_without, low=low, high=high,
-                )  # fmt: skip
+                pair = Pair(first=self.alone(first, a), second=self.alone(second, b), **split)
                 if best is None or pair.lift > best.lift:
                     best = pair
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda p: (-p.lift, -p.trials_with))
+
+    def alone(self, finding: Finding, threshold: int) -> Finding:
+        """The finding's event at another threshold, with its own figures."""
+        done = self.per_event[finding.event]
+        group = [a for a, n in done.items() if n >= threshold and a in self.outcome]
+        split = _split(group, self.outcome, support=1)
+        if split is None:  # every trial, or a rest that never converts: no lift of its own
+            return replace(finding, threshold=threshold, trials_with=len(group))
+        return Finding(event=finding.event, threshold=threshold, **split)
 
     def thresholds(self, event: str, limit: int) -> list[int]:
         return sorted(set(self.per_event[event].values()))[:limit]
@@ -195,25 +192,34 @@ def early_usage(
     return EarlyUsage(per_event=per_event, outcome=outcome)
 
 
-def _best(event: str, done: dict[int, int], outcome: dict[int, bool], total: int) -> Finding | None:
-    converted_all = sum(outcome.values())
-    candidates = sorted(set(done.values()))[:MAX_THRESHOLDS]
+def _best(event: str, done: dict[int, int], outcome: dict[int, bool]) -> Finding | None:
     best: Finding | None = None
-    for threshold in candidates:
-        group = [a for a, n in done.items() if n >= threshold and a in outcome]
-        size = len(group)
-        if size < max(MIN_SUPPORT, MIN_SHARE * total) or size == total:
+    for threshold in sorted(set(done.values()))[:MAX_THRESHOLDS]:
+        split = _split([a for a, n in done.items() if n >= threshold and a in outcome], outcome)
+        if split is None:
             continue
-        won = sum(outcome[a] for a in group)
-        rate_with = won / size
-        rate_without = (converted_all - won) / (total - size)
-        if rate_without == 0:
-            continue
-        low, high = wilson(won, size)
-        finding = Finding(
-            event=event, threshold=threshold, trials_with=size, rate_with=rate_with,
-            rate_without=rate_without, lift=rate_with / rate_without, low=low, high=high,
-        )  # fmt: skip
+        finding = Finding(event=event, threshold=threshold, **split)
         if best is None or finding.lift > best.lift:
             best = finding
     return best
+
+
+def _split(
+    group: list[int], outcome: dict[int, bool], *, support: float | None = None
+) -> dict[str, Any] | None:
+    """How the trials in `group` convert against the rest; None without enough support
+    (or when the rest never converts, which leaves no lift to speak of)."""
+    total, size = len(outcome), len(group)
+    needed = max(MIN_SUPPORT, MIN_SHARE * total) if support is None else support
+    if size < needed or size == total:
+        return None
+    won = sum(outcome[a] for a in group)
+    rate_with = won / size
+    rate_without = (sum(outcome.values()) - won) / (total - size)
+    if rate_without == 0:
+        return None
+    low, high = wilson(won, size)
+    return {
+        "trials_with": size, "rate_with": rate_with, "rate_without": rate_without,
+        "lift": rate_with / rate_without, "low": low, "high": high,
+    }  # fmt: skip

@@ -17,23 +17,20 @@ Lower thresholds flag more people, earlier, less precisely. Given a weekly capac
 advice is the lowest threshold whose volume fits; given a precision or a recall to
 reach, the threshold that reaches it with the most of the other.
 
-People count from the week they were created; their traits (and so their fit) are the
-ones known now, since traits are not kept by date: fit in early weeks can be a little
-better informed than it was.
+People count from the week they were created, and accounts are on the plan they had
+that week; their traits (and so their fit) are the ones known now, since traits are not
+kept by date: fit in early weeks can be a little better informed than it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from winnow.analytics.funnel import PATHS, first_entries
-from winnow.analytics.history import load_moves
-from winnow.engine import score_frames
-from winnow.store.frames import load_frames
+from winnow.learn.backtest import load_outcomes, weekly_scores
 from winnow.store.specs import live_spec
 
 WEEK = timedelta(days=7)
@@ -110,28 +107,16 @@ def replay(
     until: datetime,
     target: str = "sql",
 ) -> tuple[list[tuple[datetime, dict[int, float]]], dict[int, datetime]]:
-    """Scores of everyone as of the end of each of the last `weeks` weeks (live spec), and
-    when each person first reached the target stage or a later one."""
+    """Scores of everyone as of the end of each of the last `weeks` weeks (live spec, plans
+    as they were then), and when each person first reached the target stage or a later
+    one."""
     _, spec = live_spec(conn, workspace_id)
-    frames = load_frames(conn, workspace_id)
-    created = dict(
-        zip(
-            frames["people"]["id"].to_pylist(),
-            frames["people"]["created_at"].to_pylist(),
-            strict=True,
-        )
-    )
-    weekly = []
-    for n in range(weeks, 0, -1):
-        as_of = until - WEEK * (n - 1)
-        known = as_of.replace(tzinfo=None)
-        results = score_frames(spec, **frames, as_of=as_of)
-        scores = {r.person_id: r.score for r in results if created[r.person_id] <= known}
-        weekly.append((as_of, scores))
-    path = PATHS["main"]
-    first = first_entries(load_moves(conn, workspace_id))
-    later = first.filter(first.stage.isin(list(path[path.index(target) :])))
-    done = later.group_by("person_id").agg(at=later.at.min()).to_pyarrow().to_pylist()
-    tz = until.tzinfo
-    reached = {r["person_id"]: r["at"].replace(tzinfo=tz) for r in done}
-    return weekly, reached
+    outcomes = load_outcomes(conn, workspace_id)
+    instants = [until - WEEK * (n - 1) for n in range(weeks, 0, -1)]
+    scored = weekly_scores(spec, outcomes, instants)
+    weekly = [
+        (as_of, {person: s.score for person, s in scores.items()})
+        for as_of, scores in zip(instants, scored, strict=True)
+    ]
+    first = outcomes.sql if target == "sql" else outcomes.customer
+    return weekly, {person: at.replace(tzinfo=UTC) for person, at in first.items()}
