@@ -28,6 +28,8 @@ def parquet_source(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
     flat = [
         " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
         for text in (result.stdout, result.stderr)

@@ -75,7 +75,9 @@ def score_source(
     except SpecInvalid as exc:
         fail(f"{spec_file} is not a valid spec:\n{exc}")
     try:
-        result, written = score_warehouse(source, mapping, spec, as_of=instant, out=out)
+        result, written = score_warehouse(
+            source, mapping, spec, as_of=instant, out=out, keep_scores=False
+        )
     except MappingInvalid as exc:
         fail(f"the mapping does not fit the tables of {source}:\n{exc}")
     except (duckdb.Error, psycopg.Error) as exc:

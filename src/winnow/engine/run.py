@@ -315,6 +315,11 @@ def _unique_prefix() -> str:
 
 def to_scores(rows: Iterable[dict[str, Any]], layout: Layout) -> list[PersonScore]:
     """Rows of the wide scoring table as PersonScores, ordered by person id."""
+    # Column names per rule, built once: per row they cost more than the rest (1M people).
+    rules = [
+        (name, unit, f"{prefix}_n", f"{prefix}_k", f"{prefix}_w", f"{prefix}_pts")
+        for name, unit, prefix in layout.engagement_rules
+    ]
     result = []
     for row in rows:
         fit_rules = tuple(
@@ -322,11 +327,7 @@ def to_scores(rows: Iterable[dict[str, Any]], layout: Layout) -> list[PersonScor
             for name, points, column in layout.fit_rules
             if row[column]
         )
-        engagement_rules = tuple(
-            _contribution(row, name, unit, prefix)
-            for name, unit, prefix in layout.engagement_rules
-            if row[f"{prefix}_n"]
-        )
+        engagement_rules = tuple(_contribution(row, *rule) for rule in rules if row[rule[2]])
         result.append(
             PersonScore(
                 person_id=int(row["id"]),
@@ -356,14 +357,16 @@ def to_scores(rows: Iterable[dict[str, Any]], layout: Layout) -> list[PersonScor
     return result
 
 
-def _contribution(row: dict[str, Any], name: str, unit: float, prefix: str) -> RuleContribution:
-    counted = int(row[f"{prefix}_k"] or 0)
-    points = float(row[f"{prefix}_pts"] or 0.0)
-    decayed = unit * float(row[f"{prefix}_w"] or 0.0)
+def _contribution(
+    row: dict[str, Any], name: str, unit: float, n: str, k: str, w: str, pts: str
+) -> RuleContribution:
+    counted = int(row[k] or 0)
+    points = float(row[pts] or 0.0)
+    decayed = unit * float(row[w] or 0.0)
     return RuleContribution(
         name=name,
         points=points,
-        matched=int(row[f"{prefix}_n"]),
+        matched=int(row[n]),
         counted=counted,
         decay=unit * counted - decayed,
         capped=decayed - points,

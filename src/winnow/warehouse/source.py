@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -158,6 +159,21 @@ class Source:
             return
         with self.backend.con.cursor() as cursor:
             cursor.execute(sql)
+
+    def batches(self, sql: str, size: int) -> Iterator[list[dict[str, Any]]]:
+        """The query's rows, `size` at a time."""
+        if self.dialect == "duckdb":
+            relation = self.duck.sql(sql)
+            read = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+            reader = read(size)
+            for batch in reader:
+                yield batch.to_pylist()
+            return
+        with self.backend.con.cursor() as cursor:
+            cursor.execute(sql)
+            names = [d.name for d in cursor.description]
+            while chunk := cursor.fetchmany(size):
+                yield [dict(zip(names, row, strict=True)) for row in chunk]
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         if self.dialect == "duckdb":
