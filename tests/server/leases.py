@@ -4,9 +4,9 @@ Each claim (a lease taken), free (a lease settled or given back) and score write
 logged with the process that made it: its connection's application_name. A queue row's
 changes wait for its lock, so the sequence has one person's claims and frees in the
 order they committed, and a score write between its claim and its free (settling is in
-the same transaction). A rescore of everyone, the one writer that deletes account
-rollups, is logged as `everyone`. The triggers live in the test's schema only while the
-log is open.
+the same transaction). A full rescore's leases are claims like the others (queue rows
+inserted already leased, or updated). The triggers live in the test's schema only while
+the log is open.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ CREATE TABLE mp_log (
 );
 CREATE FUNCTION mp_log_queue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.claimed_until IS NOT NULL THEN
+            INSERT INTO mp_log (kind, person_id, process)
+            VALUES ('claim', NEW.person_id, current_setting('application_name'));
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
         IF OLD.claimed_until IS NOT NULL THEN
             INSERT INTO mp_log (kind, person_id, process)
             VALUES ('free', OLD.person_id, current_setting('application_name'));
@@ -40,7 +45,7 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER mp_log_queue AFTER UPDATE OR DELETE ON scoring_queue
+CREATE TRIGGER mp_log_queue AFTER INSERT OR UPDATE OR DELETE ON scoring_queue
     FOR EACH ROW EXECUTE FUNCTION mp_log_queue();
 CREATE FUNCTION mp_log_scores() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -50,18 +55,8 @@ BEGIN
 END $$;
 CREATE TRIGGER mp_log_scores AFTER INSERT ON scores
     FOR EACH ROW EXECUTE FUNCTION mp_log_scores();
-CREATE FUNCTION mp_log_everyone() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO mp_log (kind, person_id, process)
-    VALUES ('everyone', 0, current_setting('application_name'));
-    RETURN NULL;
-END $$;
-CREATE TRIGGER mp_log_everyone AFTER DELETE ON account_scores
-    FOR EACH STATEMENT EXECUTE FUNCTION mp_log_everyone();
 """
 NO_EVIDENCE = """
-DROP TRIGGER mp_log_everyone ON account_scores;
-DROP FUNCTION mp_log_everyone();
 DROP TRIGGER mp_log_scores ON scores;
 DROP TRIGGER mp_log_queue ON scoring_queue;
 DROP FUNCTION mp_log_scores();
@@ -87,21 +82,12 @@ def lease_log(engine: sa.Engine) -> Iterator[list[Entry]]:
             conn.execute(sa.text(NO_EVIDENCE))
 
 
-def rescored_everyone(engine: sa.Engine) -> set[str]:
-    """The processes that have stored a rescore of everyone so far."""
-    with engine.connect() as conn:
-        said = sa.text("SELECT process FROM mp_log WHERE kind = 'everyone'")
-        return set(conn.execute(said).scalars())
-
-
 def lease_violations(log: list[Entry]) -> list[str]:
     """Claims of a held person, and frees and score writes by a process not holding them."""
     holder: dict[int, str] = {}
     found = []
     for kind, person, process in log:
         held = holder.get(person)
-        if kind == "everyone":
-            continue  # its score writes follow, and are checked like any other
         if kind == "claim":
             if held is not None:
                 found.append(f"{process} claimed person {person} held by {held}")

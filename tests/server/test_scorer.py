@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tests.factories import CREATED, RECEIVED, make_person
 
 from winnow.server.scorer import Scorer
-from winnow.store.queue import claim, enqueue, queued, release, settle
+from winnow.store.queue import claim, claim_everyone, enqueue, queued, release, settle
 from winnow.store.schema import scores
 from winnow.store.specs import publish_spec
 from winnow.store.workspaces import create_workspace
@@ -40,6 +40,32 @@ def test_claimed_people_stay_queued_until_settled_and_nobody_else_claims_them(
         settle(conn, ws, ids[:2])
         assert queued(conn, ws) == 1
         enqueue(conn, ws, ids[2:], at=RECEIVED)  # already queued: no second row
+        assert queued(conn, ws) == 1
+
+
+def test_a_full_rescore_leases_everyone_another_scorer_does_not_hold(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 4)
+    with engine.begin() as conn:
+        settle(conn, ws, ids[2:])  # two scored already, two still queued
+        assert claim(conn, now=RECEIVED, limit=1) == {ws: ids[:1]}  # another scorer's
+    with engine.begin() as conn:
+        leased = claim_everyone(conn, ws, now=RECEIVED)
+        assert leased == ids[1:]
+        assert queued(conn, ws) == 4
+        # Leased for the full rescore: no micro-batch can take them meanwhile.
+        assert claim(conn, now=RECEIVED) == {}
+        settle(conn, ws, leased)
+        assert queued(conn, ws) == 1  # the other scorer's, until it settles
+
+
+def test_a_full_rescore_stores_only_the_people_it_leased(engine: sa.Engine) -> None:
+    ws, ids = people(engine, 3)
+    with engine.begin() as conn:
+        claim(conn, now=RECEIVED, limit=1)  # another scorer has the first
+    Scorer(engine, clock=lambda: RECEIVED).score_stale()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(scores.c.person_id).where(scores.c.workspace_id == ws))
+        assert sorted(stored.scalars()) == ids[1:]
         assert queued(conn, ws) == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -73,13 +74,16 @@ def serve(
 
 def worker(
     batch: Annotated[int, typer.Option(help="People per micro-batch.", min=1)] = 500,
+    full_rescore: Annotated[
+        float, typer.Option(help="Seconds between rescores of everyone.", min=1)
+    ] = 3600.0,
     database: DatabaseOption = DEFAULT_DATABASE,
 ) -> None:
     """Score queued people until stopped (run several on PostgreSQL)."""
     from winnow.server.scorer import Scorer
 
     engine = open_store(database)
-    scorer = Scorer(engine, batch=batch)
+    scorer = Scorer(engine, batch=batch, full_every=timedelta(seconds=full_rescore))
     signal.signal(signal.SIGTERM, lambda *_: scorer.stop())
     console.print("worker scoring queued people; Ctrl-C to stop")
     try:

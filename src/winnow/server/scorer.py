@@ -12,7 +12,8 @@ promoted from the stage the scoring saw. If scoring fails, the lease is given ba
 the people are claimed again; if the process dies, the lease runs out. When the queue is
 empty, whole workspaces whose last full rescore is older than the interval are rescored,
 so that decay and time windows stay true for people nobody touched, and reviews past
-their SLA are marked and notified.
+their SLA are marked and notified. A full rescore leases everyone no other scorer holds
+first, scores everyone at once, and stores only those it leased.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from winnow.clock import utcnow
 from winnow.handoff.queue import breach_overdue
-from winnow.qualification import apply_scores, score_people
+from winnow.qualification import Scoring, apply_scores, score_people
 from winnow.store.db import write_transaction
-from winnow.store.queue import LEASE, claim, release, settle
+from winnow.store.queue import LEASE, claim, claim_everyone, release, settle
 from winnow.store.schema import workspaces
 from winnow.store.specs import NoSpec, live_spec
 
@@ -90,15 +91,25 @@ class Scorer:
             ids = conn.execute(sa.select(workspaces.c.id).order_by(workspaces.c.id)).scalars()
             due = [w for w in ids if w not in self._full_done or self._stale(w, now)]
         for workspace_id in due:
-            # Scored on a reader, stored in a write transaction of its own (see the top).
+            # Everyone is scored at once on a reader, but only the people this scorer could
+            # lease are stored: those another scorer holds are its to store.
+            with write_transaction(self.engine) as conn:
+                leased = claim_everyone(conn, workspace_id, now=now, lease=self.lease)
             try:
                 with self.engine.connect() as reader:
-                    scoring = score_people(reader, workspace_id, as_of=now)
+                    scoring: Scoring | None = score_people(reader, workspace_id, as_of=now)
             except NoSpec:
                 scoring = None
-            if scoring is not None:
+            except Exception:
                 with write_transaction(self.engine) as conn:
-                    apply_scores(conn, workspace_id, scoring)
+                    release(conn, workspace_id, leased)
+                raise
+            with write_transaction(self.engine) as conn:
+                if scoring is not None:
+                    held = set(leased)
+                    mine = tuple(r for r in scoring.results if r.person_id in held)
+                    apply_scores(conn, workspace_id, replace(scoring, results=mine, everyone=False))
+                settle(conn, workspace_id, leased)
             self._full_done[workspace_id] = now
         return len(due)
 

@@ -8,7 +8,8 @@ A scorer claims people with a lease, in a short transaction of its own (on Postg
 `FOR UPDATE SKIP LOCKED`, so several workers never take the same row), scores them
 without holding any lock, and then `settle`s the claim. A claimed person stays in the
 queue meanwhile, so no other worker can claim them before the lease runs out: two
-workers never score one person at once. Events arriving for a claimed person mark the
+workers never score one person at once; a full rescore leases everyone no other scorer
+holds (`claim_everyone`) and stores only them. Events arriving for a claimed person mark the
 row `dirty`; settling removes the clean rows and hands the dirty ones back, to be scored
 again with their new events. A scorer that dies leaves its lease to expire, and the
 people are claimed again. Holding the claim in a long transaction instead would make
@@ -25,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from winnow.clock import to_db
-from winnow.store.schema import scoring_queue
+from winnow.store.schema import Timestamp, people, scoring_queue
 
 LEASE = timedelta(minutes=5)
+_CHUNK = 5000  # ids in one IN (...): SQLite allows 32,766 bound values
 
 
 def enqueue(
@@ -83,25 +85,72 @@ def claim(
     return dict(claimed)
 
 
+def claim_everyone(
+    conn: sa.Connection, workspace_id: int, *, now: datetime, lease: timedelta = LEASE
+) -> list[int]:
+    """Lease every person of a workspace that no other scorer holds, for a full rescore:
+    the ids leased. Those not queued are queued for it (and leave the queue when settled);
+    those another scorer has leased are left to it.
+
+    The caller commits at once, scores everyone, stores the leased people only, then
+    calls `settle` with the ids.
+    """
+    stamp, until = to_db(now), to_db(now + lease)
+    q = scoring_queue.c
+    free = sa.select(q.person_id).where(
+        q.workspace_id == workspace_id, sa.or_(q.claimed_until.is_(None), q.claimed_until <= stamp)
+    )
+    if conn.dialect.name == "postgresql":
+        free = free.with_for_update(skip_locked=True)
+    mine = list(conn.execute(free).scalars())
+    for start in range(0, len(mine), _CHUNK):
+        conn.execute(
+            scoring_queue.update()
+            .where(q.workspace_id == workspace_id, q.person_id.in_(mine[start : start + _CHUNK]))
+            .values(claimed_until=until, dirty=False)
+        )
+    # Everyone else not queued: a row of their own, leased. A row another scorer is
+    # inserting or holds makes this one do nothing, and RETURNING leaves it out.
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    unqueued = sa.select(
+        people.c.workspace_id, people.c.id, sa.literal(stamp, Timestamp),
+        sa.literal(until, Timestamp), sa.false(),
+    ).where(
+        people.c.workspace_id == workspace_id,
+        ~sa.exists().where(q.workspace_id == workspace_id, q.person_id == people.c.id),
+    )  # fmt: skip
+    inserted = conn.execute(
+        dialect.insert(scoring_queue)
+        .from_select(["workspace_id", "person_id", "queued_at", "claimed_until", "dirty"], unqueued)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "person_id"])
+        .returning(q.person_id)
+    )
+    return sorted(mine + list(inserted.scalars()))
+
+
 def settle(conn: sa.Connection, workspace_id: int, person_ids: Sequence[int]) -> None:
     """After scoring claimed people: the clean leave the queue, the dirty are free again."""
-    mine = (scoring_queue.c.workspace_id == workspace_id) & scoring_queue.c.person_id.in_(
-        list(person_ids)
-    )
-    conn.execute(scoring_queue.delete().where(mine, scoring_queue.c.dirty.is_(False)))
-    conn.execute(scoring_queue.update().where(mine).values(claimed_until=None, dirty=False))
+    ids = list(person_ids)
+    for start in range(0, len(ids), _CHUNK):
+        mine = (scoring_queue.c.workspace_id == workspace_id) & scoring_queue.c.person_id.in_(
+            ids[start : start + _CHUNK]
+        )
+        conn.execute(scoring_queue.delete().where(mine, scoring_queue.c.dirty.is_(False)))
+        conn.execute(scoring_queue.update().where(mine).values(claimed_until=None, dirty=False))
 
 
 def release(conn: sa.Connection, workspace_id: int, person_ids: Sequence[int]) -> None:
     """Give claimed people back unscored (the scoring failed): they are claimed again."""
-    conn.execute(
-        scoring_queue.update()
-        .where(
-            scoring_queue.c.workspace_id == workspace_id,
-            scoring_queue.c.person_id.in_(list(person_ids)),
+    ids = list(person_ids)
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(
+            scoring_queue.update()
+            .where(
+                scoring_queue.c.workspace_id == workspace_id,
+                scoring_queue.c.person_id.in_(ids[start : start + _CHUNK]),
+            )
+            .values(claimed_until=None)
         )
-        .values(claimed_until=None)
-    )
 
 
 def queued(conn: sa.Connection, workspace_id: int | None = None) -> int:
