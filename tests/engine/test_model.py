@@ -67,6 +67,10 @@ def test_p_convert_needs_a_model_and_factors_cannot_use_it() -> None:
         load_spec("stages:\n  mql: 'p_convert >= 0.3'\n")
     (error,) = caught.value.errors
     assert error.path == "stages.mql" and "model:" in error.message
+    route = "handoff: {owners: [{owner: a@example.com, when: 'p_convert > 0.5'}]}\n"
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(route)
+    assert [e.path for e in caught.value.errors] == ["handoff.owners[0].when"]
     circular = MODEL + "    - {name: loop, when: 'p_convert > 0.5', weight: 1}\n"
     with pytest.raises(SpecInvalid) as caught:
         load_spec(circular)

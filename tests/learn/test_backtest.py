@@ -27,6 +27,7 @@ import pytest
 
 from winnow.engine.run import FRAME_SCHEMAS
 from winnow.learn.backtest import Difference, Outcomes, Report, backtest
+from winnow.learn.snapshots import people_as_of
 from winnow.spec import load_spec
 
 PQL = '  pql: \'account.plan == "trial" and did("Source Connected")\'\n'
@@ -119,3 +120,24 @@ def test_the_comparison_names_who_differs(report: Report) -> None:
 def test_a_backtest_needs_two_weeks() -> None:
     with pytest.raises(ValueError, match="at least two weeks"):
         backtest(outcomes(), [("a", load_spec(SPEC_A))], start=day(7), end=day(10))
+
+
+def test_people_are_rewound_to_their_stage_and_recycle_date_of_the_week() -> None:
+    people = outcomes().people
+    moves = pa.table(
+        {
+            "person_id": [3, 3, 3, 3],
+            "to_stage": ["lead", "mql", "nurture", "mql"],
+            "at": [day(1), day(10), day(20), day(28)],
+        }
+    )
+
+    def state(at: datetime) -> tuple[str, datetime | None]:
+        rewound = people_as_of(people, moves, at).to_pylist()[2]
+        return rewound["stage"], rewound["recycled_at"]
+
+    assert state(day(15)) == ("mql", None)
+    assert state(day(25)) == ("nurture", day(20))
+    assert state(day(29)) == ("mql", day(20))
+    # People without moves keep what they have.
+    assert people_as_of(people, moves, day(15)).to_pylist()[0]["stage"] == "lead"

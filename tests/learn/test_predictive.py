@@ -4,6 +4,7 @@ never learns from what was not known at the cutoff."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,14 @@ from tests.learn.history_world import START, world
 
 from winnow.engine import score_frames
 from winnow.learn.predictive import Trained, save, split, train
-from winnow.learn.snapshots import History, Rows, build_rows, candidates, plans_as_of
+from winnow.learn.snapshots import (
+    Candidate,
+    History,
+    Rows,
+    build_rows,
+    candidates,
+    plans_as_of,
+)
 from winnow.learn.suggest import suggest
 from winnow.spec import load_spec
 
@@ -165,7 +173,7 @@ def test_the_suggested_spec_follows_the_model(planted: tuple[Rows, Trained]) -> 
     spec = load_spec(draft)
     assert spec.document.model is not None and spec.document.model.name == trained.name
     assert spec.document.stages.mql == (
-        f"(engagement >= 10) or p_convert >= {trained.p_at_top[0.1]:.3f}"
+        f"(engagement >= 10) or p_convert >= {trained.p_at_top[0.1]:.4g}"
     )
     # The live rule the model did not weigh keeps its place at 0 points.
     assert spec.document.fit.rules[0].name == "student"
@@ -179,3 +187,15 @@ def test_the_suggested_spec_follows_the_model(planted: tuple[Rows, Trained]) -> 
         abs(round(weight * 20)),
     )
     assert "any page" not in [r.name for r in spec.document.engagement.rules]
+
+
+def test_suggesting_again_from_a_suggested_spec_keeps_one_rule_per_factor(
+    planted: tuple[Rows, Trained],
+) -> None:
+    _, trained = planted
+    trial = Candidate(name="on the trial plan", when='account.plan == "trial"', kind="plan")
+    once = replace(trained, factors=((trial, 0.5),))
+    first = load_spec(suggest(load_spec(""), once, mql_threshold=0.2))
+    again = load_spec(suggest(first, replace(once, factors=((trial, 0.8),)), mql_threshold=0.2))
+    rules = [(r.name, r.points) for r in again.document.fit.rules]
+    assert rules == [("on the trial plan", 16.0)]

@@ -121,6 +121,9 @@ def test_a_backtest_compares_a_spec_with_the_live_one(server: Server) -> None:
     assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_spec"
     short = member.post("/spec/backtest", json={"source": STRICTER, "from": WEEKS["to"]})
     assert short.status_code == 400 and "at least two weeks" in short.json()["message"]
+    # Not required here, but a backtest named when publishing must be of that source.
+    named = api(server).post("/spec", json={"source": RICHER_DEMO, "backtest_id": report["id"]})
+    assert named.status_code == 409 and named.json()["code"] == "backtest_required"
 
 
 def test_publishing_can_require_a_backtest_of_that_exact_source(server: Server) -> None:

@@ -10,7 +10,7 @@ from tests.factories import CREATED, RECEIVED, make_person
 
 from winnow.server.scorer import Scorer
 from winnow.store.queue import claim, claim_everyone, enqueue, queued, release, settle
-from winnow.store.schema import scores
+from winnow.store.schema import account_scores, accounts, scores
 from winnow.store.specs import publish_spec
 from winnow.store.workspaces import create_workspace
 
@@ -43,30 +43,61 @@ def test_claimed_people_stay_queued_until_settled_and_nobody_else_claims_them(
         assert queued(conn, ws) == 1
 
 
-def test_a_full_rescore_leases_everyone_another_scorer_does_not_hold(engine: sa.Engine) -> None:
+def test_a_full_rescore_leases_everyone_who_is_not_queued(engine: sa.Engine) -> None:
     ws, ids = people(engine, 4)
     with engine.begin() as conn:
         settle(conn, ws, ids[2:])  # two scored already, two still queued
         assert claim(conn, now=RECEIVED, limit=1) == {ws: ids[:1]}  # another scorer's
     with engine.begin() as conn:
         leased = claim_everyone(conn, ws, now=RECEIVED)
-        assert leased == ids[1:]
+        assert leased == ids[2:]
         assert queued(conn, ws) == 4
-        # Leased for the full rescore: no micro-batch can take them meanwhile.
-        assert claim(conn, now=RECEIVED) == {}
+        # The queued ones stay the micro-batches' (scored as of when they are claimed).
+        assert claim(conn, now=RECEIVED) == {ws: ids[1:2]}
         settle(conn, ws, leased)
-        assert queued(conn, ws) == 1  # the other scorer's, until it settles
+        assert queued(conn, ws) == 2
 
 
 def test_a_full_rescore_stores_only_the_people_it_leased(engine: sa.Engine) -> None:
     ws, ids = people(engine, 3)
     with engine.begin() as conn:
+        settle(conn, ws, ids[1:])
         claim(conn, now=RECEIVED, limit=1)  # another scorer has the first
     Scorer(engine, clock=lambda: RECEIVED).score_stale()
     with engine.connect() as conn:
         stored = conn.execute(sa.select(scores.c.person_id).where(scores.c.workspace_id == ws))
         assert sorted(stored.scalars()) == ids[1:]
         assert queued(conn, ws) == 1
+
+
+def test_a_full_rescore_drops_the_rollups_of_accounts_left_without_people(
+    engine: sa.Engine,
+) -> None:
+    ws, _ = people(engine, 1)
+    with engine.begin() as conn:
+        empty = conn.execute(
+            accounts.insert()
+            .values(workspace_id=ws, group_id="gone", traits={}, created_at=CREATED,
+                    updated_at=CREATED)
+            .returning(accounts.c.id)
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            account_scores.insert().values(
+                workspace_id=ws,
+                account_id=empty,
+                spec_version=1,
+                as_of=CREATED,
+                fit=0.0,
+                engagement=5.0,
+                score=5.0,
+                people=2,
+            )  # fmt: skip
+        )
+    Scorer(engine, clock=lambda: RECEIVED).score_stale()
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(account_scores.c.account_id).where(
+            account_scores.c.workspace_id == ws)).scalars()  # fmt: skip
+        assert list(left) == []
 
 
 def test_events_for_a_claimed_person_have_them_scored_again(engine: sa.Engine) -> None:

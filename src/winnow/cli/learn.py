@@ -232,7 +232,7 @@ def suggest_command(
     out.write_text(draft, encoding="utf-8")
     console.print(
         f"draft written to {out}: {len(trained.factors)} factors, MQL at p_convert >="
-        f" {trained.p_at_top[top]:.3f} (the top {top:.0%}); held-out ROC AUC"
+        f" {trained.p_at_top[top]:.4g} (the top {top:.0%}); held-out ROC AUC"
         f" {trained.logistic.roc_auc:.3f}"
     )
     report = backtest(outcomes, [("draft", load_spec(draft)), ("live", live)], start=start, end=end)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -135,12 +135,20 @@ class EarlyUsage:
         return sorted(found, key=lambda p: (-p.lift, -p.trials_with))
 
     def alone(self, finding: Finding, threshold: int) -> Finding:
-        """The finding's event at another threshold, with its own figures."""
+        """The finding's event at another threshold, with its own figures (lift 0 when
+        there is none to speak of: every trial did it, or the rest never converts)."""
         done = self.per_event[finding.event]
         group = [a for a, n in done.items() if n >= threshold and a in self.outcome]
         split = _split(group, self.outcome, support=1)
-        if split is None:  # every trial, or a rest that never converts: no lift of its own
-            return replace(finding, threshold=threshold, trials_with=len(group))
+        if split is None:
+            won = sum(self.outcome[a] for a in group)
+            rest = len(self.outcome) - len(group)
+            low, high = wilson(won, len(group))
+            split = {
+                "trials_with": len(group), "rate_with": won / len(group) if group else 0.0,
+                "rate_without": (sum(self.outcome.values()) - won) / rest if rest else 0.0,
+                "lift": 0.0, "low": low, "high": high,
+            }  # fmt: skip
         return Finding(event=finding.event, threshold=threshold, **split)
 
     def thresholds(self, event: str, limit: int) -> list[int]:

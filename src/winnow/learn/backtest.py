@@ -2,9 +2,10 @@
 
 Each spec scores everyone as of the end of every week in the period, seeing only what
 was known then (the engine's `as_of`; accounts' plans as they were, from the plan
-history). A person is flagged for a stage (mql, pql) in the first week its criterion
-holds while they had not yet reached sql in fact; the first week is the baseline, and
-who is flagged then was flagged before the period. Then, per spec and stage:
+history; people's stages and recycle dates as they were, from their moves). A person is
+flagged for a stage (mql, pql) in the first week its criterion holds while they had not
+yet reached sql in fact; the first week is the baseline, and who is flagged then was
+flagged before the period. Then, per spec and stage:
 
 - volume: people newly flagged per week after the first (what sales would receive);
 - precision: the share of them that went on to sql (or a later stage) after the flag,
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 from winnow.analytics.history import load_moves
 from winnow.analytics.trials import load_plan_changes
 from winnow.engine import PersonScore, score_frames
-from winnow.learn.snapshots import first_reached, naive, plans_as_of
+from winnow.learn.snapshots import first_reached, naive, people_as_of, plans_as_of
 from winnow.spec import Spec
 from winnow.store.frames import load_frames
 
@@ -56,6 +57,7 @@ class Outcomes:
     plan_changes: pa.Table
     sql: Mapping[int, datetime]  # first reached sql or later (naive UTC)
     customer: Mapping[int, datetime]
+    moves: pa.Table | None = None  # to rewind stages and recycle dates; None: as they are
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +117,7 @@ def load_outcomes(conn: sa.Connection, workspace_id: int) -> Outcomes:
         plan_changes=load_plan_changes(conn, workspace_id),
         sql=first_reached(moves, "sql"),
         customer=first_reached(moves, "customer"),
+        moves=moves,
     )
 
 
@@ -134,7 +137,7 @@ def weekly_scores(
         known = naive(as_of)
         results = score_frames(
             spec,
-            people=outcomes.people,
+            people=people_as_of(outcomes.people, outcomes.moves, known),
             accounts=plans_as_of(outcomes.accounts, outcomes.plan_changes, known),
             events=outcomes.events,
             as_of=known.replace(tzinfo=UTC),

@@ -1,12 +1,13 @@
 """Training rows from an event history: what was known of each person at a cutoff, and
 what happened next.
 
-A row is (person, cutoff). Its features are conditions of the spec language evaluated
-by the engine as of the cutoff (`as_of`: events after it are invisible), so a model
-learned on them can be written back into the spec and scored in real time with no
-second implementation of the features. Accounts' plans are taken as they were at the
-cutoff, from the plan history: today's plan would leak the outcome (a converted trial's
-plan is now "paid"). Traits are the ones known now, since traits are not kept by date.
+A row is (person, cutoff). Its features are conditions of the spec language evaluated by
+the engine as of the cutoff (`as_of`: events after it are invisible), so a model learned
+on them can be written back into the spec and scored in real time with no second
+implementation of the features. Accounts' plans are taken as they were at the cutoff,
+from the plan history: today's plan would leak the outcome (a converted trial's plan is
+now "paid"); people's stages and recycle dates likewise, from their moves. Traits are
+the ones known now, since traits are not kept by date.
 
 The label is whether the person reached the target stage (customer, or sql; or a later
 stage of the main path) within `within` after the cutoff. People count at a cutoff from
@@ -62,6 +63,9 @@ class History:
     reached: Mapping[int, datetime]  # person -> when they first reached the target (naive UTC)
     target: str
     paid_plans: tuple[str, ...] = ("paid",)
+    # Every stage move, oldest first (analytics.history.load_moves), to rewind people's
+    # stages and recycle dates; None: take them as they are.
+    moves: pa.Table | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,12 +100,14 @@ class Rows:
 def load_history(conn: sa.Connection, workspace_id: int, *, target: str) -> History:
     from winnow.analytics.trials import paid_plans
 
+    moves = load_moves(conn, workspace_id)
     return History(
         **load_frames(conn, workspace_id),
         plan_changes=load_plan_changes(conn, workspace_id),
-        reached=first_reached(load_moves(conn, workspace_id), target),
+        reached=first_reached(moves, target),
         target=target,
         paid_plans=paid_plans(conn, workspace_id),
+        moves=moves,
     )
 
 
@@ -146,6 +152,12 @@ def candidates(history: History, live: Spec | None) -> list[Candidate]:
             found += _event_candidates(f"{section} page", "Page Viewed", where)
     for scope, table in (("person", history.people), ("account", history.accounts)):
         found += _trait_candidates(scope, table.column("traits").to_pylist())
+    # One column per condition: a live fit rule written like a plan or trait candidate
+    # (a suggested spec, published) would otherwise be learned from twice.
+    unique: dict[str, Candidate] = {}
+    for candidate in found:
+        unique.setdefault(candidate.when, candidate)
+    found = list(unique.values())
     found += [
         Candidate(
             name=f"known for {d} days or less",
@@ -195,7 +207,7 @@ def build_rows(
         accounts = plans_as_of(history.accounts, history.plan_changes, cutoff)
         scores = score_frames(
             spec,
-            people=history.people,
+            people=people_as_of(history.people, history.moves, cutoff),
             accounts=accounts,
             events=history.events,
             as_of=cutoff.replace(tzinfo=UTC),
@@ -329,6 +341,38 @@ def plans_as_of(accounts: pa.Table, changes: pa.Table, cutoff: datetime) -> pa.T
     ]
     index = accounts.schema.get_field_index("plan")
     return accounts.set_column(index, "plan", pa.array(plans, pa.string()))
+
+
+def people_as_of(people: pa.Table, moves: pa.Table | None, at: datetime) -> pa.Table:
+    """The people frame with each person's stage and recycle date as they were at `at`
+    (naive UTC): the last move by then, and the last move to nurture (which recycles)."""
+    if moves is None:
+        return people
+    stage: dict[int, str] = {}
+    recycled: dict[int, datetime] = {}
+    for person, to_stage, when in zip(
+        moves.column("person_id").to_pylist(),
+        moves.column("to_stage").to_pylist(),
+        moves.column("at").to_pylist(),
+        strict=True,
+    ):
+        when = naive(when)
+        if when <= at:
+            stage[person] = to_stage
+            if to_stage == "nurture":
+                recycled[person] = when
+    ids = people.column("id").to_pylist()
+    stages = [
+        stage.get(p, now) for p, now in zip(ids, people.column("stage").to_pylist(), strict=True)
+    ]
+    table = people.set_column(
+        people.schema.get_field_index("stage"), "stage", pa.array(stages, pa.string())
+    )
+    return table.set_column(
+        table.schema.get_field_index("recycled_at"),
+        "recycled_at",
+        pa.array([recycled.get(p) for p in ids], pa.timestamp("us")),
+    )
 
 
 def _section(path: object) -> str | None:

@@ -41,22 +41,30 @@ def suggest(live: Spec, trained: Trained, *, mql_threshold: float) -> str:
     # The live source as its authors wrote it (durations as "30d", not seconds).
     document: dict[str, Any] = yaml.safe_load(live.source) or {}
     weights = {c.name: (c, w) for c, w in trained.factors}
-    fit_rules = []
+    fit_rules: list[dict[str, Any]] = []
     for rule in live.document.fit.rules:
         _, weight = weights.get(f"fit: {rule.name}", (None, 0.0))
         fit_rules.append({"name": rule.name, "when": rule.when, "points": _points(weight)})
+    # A factor that is already a live fit rule (a draft published, then suggested again)
+    # sets that rule's points rather than adding a rule of the same name.
+    by_name = {r["name"]: r for r in fit_rules}
+    by_when = {r["when"]: r for r in fit_rules}
     engagement = []
     for candidate, weight in trained.factors:
         if candidate.kind in ("trait", "plan"):
-            fit_rules.append(
-                {"name": candidate.name, "when": candidate.when, "points": _points(weight)}
-            )
+            same = by_name.get(candidate.name) or by_when.get(candidate.when)
+            if same is not None:
+                same["points"] = _points(weight)
+                continue
+            added = {"name": candidate.name, "when": candidate.when, "points": _points(weight)}
+            fit_rules.append(added)
+            by_name[candidate.name] = by_when[candidate.when] = added
         elif candidate.kind == "event" and _points(weight):
             engagement.append(_engagement_rule(candidate, weight))
     document["fit"] = {**document.get("fit", {}), "rules": fit_rules}
     document["engagement"] = {"half_life": "30d", "rules": engagement}
     stages = dict(document.get("stages", {}))
-    flagged = f"p_convert >= {mql_threshold:.3f}"
+    flagged = f"p_convert >= {mql_threshold:.4g}"
     stages["mql"] = f"({stages['mql']}) or {flagged}" if stages.get("mql") else flagged
     document["stages"] = stages
     document["model"] = trained.section()

@@ -12,8 +12,8 @@ promoted from the stage the scoring saw. If scoring fails, the lease is given ba
 the people are claimed again; if the process dies, the lease runs out. When the queue is
 empty, whole workspaces whose last full rescore is older than the interval are rescored,
 so that decay and time windows stay true for people nobody touched, and reviews past
-their SLA are marked and notified. A full rescore leases everyone no other scorer holds
-first, scores everyone at once, and stores only those it leased.
+their SLA are marked and notified. A full rescore leases everyone not queued first,
+scores everyone at once, and stores only those it leased.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from winnow.qualification import Scoring, apply_scores, score_people
 from winnow.store.db import write_transaction
 from winnow.store.queue import LEASE, claim, claim_everyone, release, settle
 from winnow.store.schema import workspaces
+from winnow.store.scores import drop_orphan_rollups
 from winnow.store.specs import NoSpec, live_spec
 
 log = logging.getLogger("winnow.scorer")
@@ -86,32 +87,41 @@ class Scorer:
 
     def score_stale(self) -> int:
         """Rescore everyone in workspaces not fully rescored for `full_every`."""
-        now = self.clock()
         with self.engine.connect() as conn:
             ids = conn.execute(sa.select(workspaces.c.id).order_by(workspaces.c.id)).scalars()
-            due = [w for w in ids if w not in self._full_done or self._stale(w, now)]
+            due = [w for w in ids if w not in self._full_done or self._stale(w, self.clock())]
         for workspace_id in due:
             # Everyone is scored at once on a reader, but only the people this scorer could
-            # lease are stored: those another scorer holds are its to store.
+            # lease are stored: the queued ones are the micro-batches' to score. The clock
+            # is read per workspace, after the lease: the last workspace's scoring must not
+            # be as of before the first's.
             with write_transaction(self.engine) as conn:
+                now = self.clock()
                 leased = claim_everyone(conn, workspace_id, now=now, lease=self.lease)
             try:
-                with self.engine.connect() as reader:
-                    scoring: Scoring | None = score_people(reader, workspace_id, as_of=now)
-            except NoSpec:
-                scoring = None
+                self._store_everyone(workspace_id, leased, now)
             except Exception:
                 with write_transaction(self.engine) as conn:
                     release(conn, workspace_id, leased)
                 raise
-            with write_transaction(self.engine) as conn:
-                if scoring is not None:
-                    held = set(leased)
-                    mine = tuple(r for r in scoring.results if r.person_id in held)
-                    apply_scores(conn, workspace_id, replace(scoring, results=mine, everyone=False))
-                settle(conn, workspace_id, leased)
             self._full_done[workspace_id] = now
         return len(due)
+
+    def _store_everyone(self, workspace_id: int, leased: list[int], now: datetime) -> None:
+        scoring: Scoring | None = None
+        if leased:
+            try:
+                with self.engine.connect() as reader:
+                    scoring = score_people(reader, workspace_id, as_of=now)
+            except NoSpec:
+                scoring = None
+        with write_transaction(self.engine) as conn:
+            if scoring is not None:
+                held = set(leased)
+                mine = tuple(r for r in scoring.results if r.person_id in held)
+                apply_scores(conn, workspace_id, replace(scoring, results=mine, everyone=False))
+            drop_orphan_rollups(conn, workspace_id)
+            settle(conn, workspace_id, leased)
 
     def breach_overdue(self) -> int:
         """Mark and notify reviews past their SLA deadline, in every workspace."""

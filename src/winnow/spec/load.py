@@ -224,6 +224,7 @@ def _check(doc: SpecDocument, source: str, errors: list[SpecError]) -> Spec | No
         users += [(f"segments.{n}", c) for n, c in segments.items()]
         users += [(f"segments.{n}.accounts", c) for n, c in account_segments.items()]
         users += [(f"handoff.hand_raise.{n}", c) for n, c in hand_raises.items()]
+        users += [(f"handoff.owners[{i}].when", c) for i, c in enumerate(routes)]
         errors += [
             SpecError(
                 path=path,

@@ -8,8 +8,8 @@ A scorer claims people with a lease, in a short transaction of its own (on Postg
 `FOR UPDATE SKIP LOCKED`, so several workers never take the same row), scores them
 without holding any lock, and then `settle`s the claim. A claimed person stays in the
 queue meanwhile, so no other worker can claim them before the lease runs out: two
-workers never score one person at once; a full rescore leases everyone no other scorer
-holds (`claim_everyone`) and stores only them. Events arriving for a claimed person mark the
+workers never score one person at once; a full rescore leases everyone not queued
+(`claim_everyone`) and stores only them. Events arriving for a claimed person mark the
 row `dirty`; settling removes the clean rows and hands the dirty ones back, to be scored
 again with their new events. A scorer that dies leaves its lease to expire, and the
 people are claimed again. Holding the claim in a long transaction instead would make
@@ -88,33 +88,20 @@ def claim(
 def claim_everyone(
     conn: sa.Connection, workspace_id: int, *, now: datetime, lease: timedelta = LEASE
 ) -> list[int]:
-    """Lease every person of a workspace that no other scorer holds, for a full rescore:
-    the ids leased. Those not queued are queued for it (and leave the queue when settled);
-    those another scorer has leased are left to it.
+    """Lease, for a full rescore, every person of a workspace who is not queued: the ids
+    leased. Their rows are inserted already leased and leave the queue when settled.
 
-    The caller commits at once, scores everyone, stores the leased people only, then
-    calls `settle` with the ids.
+    People already queued are left to the micro-batches, which score them as of when
+    they are claimed (their newest events included) and as touched (re-engagement); a
+    row another scorer is inserting or holds makes the insert do nothing for that
+    person, and RETURNING leaves them out. The caller commits at once, scores everyone,
+    stores the leased people only, then calls `settle` with the ids.
     """
-    stamp, until = to_db(now), to_db(now + lease)
     q = scoring_queue.c
-    free = sa.select(q.person_id).where(
-        q.workspace_id == workspace_id, sa.or_(q.claimed_until.is_(None), q.claimed_until <= stamp)
-    )
-    if conn.dialect.name == "postgresql":
-        free = free.with_for_update(skip_locked=True)
-    mine = list(conn.execute(free).scalars())
-    for start in range(0, len(mine), _CHUNK):
-        conn.execute(
-            scoring_queue.update()
-            .where(q.workspace_id == workspace_id, q.person_id.in_(mine[start : start + _CHUNK]))
-            .values(claimed_until=until, dirty=False)
-        )
-    # Everyone else not queued: a row of their own, leased. A row another scorer is
-    # inserting or holds makes this one do nothing, and RETURNING leaves it out.
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     unqueued = sa.select(
-        people.c.workspace_id, people.c.id, sa.literal(stamp, Timestamp),
-        sa.literal(until, Timestamp), sa.false(),
+        people.c.workspace_id, people.c.id, sa.literal(to_db(now), Timestamp),
+        sa.literal(to_db(now + lease), Timestamp), sa.false(),
     ).where(
         people.c.workspace_id == workspace_id,
         ~sa.exists().where(q.workspace_id == workspace_id, q.person_id == people.c.id),
@@ -125,7 +112,7 @@ def claim_everyone(
         .on_conflict_do_nothing(index_elements=["workspace_id", "person_id"])
         .returning(q.person_id)
     )
-    return sorted(mine + list(inserted.scalars()))
+    return sorted(inserted.scalars())
 
 
 def settle(conn: sa.Connection, workspace_id: int, person_ids: Sequence[int]) -> None:

@@ -209,3 +209,17 @@ def person_score(conn: sa.Connection, workspace_id: int, person_id: int) -> dict
         .first()
     )
     return None if row is None else dict(row)
+
+
+def drop_orphan_rollups(conn: sa.Connection, workspace_id: int) -> None:
+    """Remove the rollups of accounts left without people (members merged or moved),
+    which no partial rescore rewrites."""
+    members = sa.select(people.c.account_id).where(
+        people.c.workspace_id == workspace_id, people.c.account_id.is_not(None)
+    )
+    conn.execute(
+        account_scores.delete().where(
+            account_scores.c.workspace_id == workspace_id,
+            account_scores.c.account_id.not_in(members),
+        )
+    )

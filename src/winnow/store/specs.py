@@ -27,6 +27,29 @@ class NoSpec(LookupError):
     pass
 
 
+class BacktestRequired(ValueError):
+    """Publishing needs a backtest of the exact source against the live version."""
+
+
+def _check_backtest(
+    conn: sa.Connection, workspace_id: int, source: str, backtest_id: int | None
+) -> None:
+    from winnow.store.backtests import backtest_covers
+
+    try:
+        live: int | None = live_spec_version(conn, workspace_id).version
+    except NoSpec:
+        live = None
+    against = "with no live spec yet" if live is None else f"against live version {live}"
+    if backtest_id is None or not backtest_covers(
+        conn, workspace_id, backtest_id, source=source, against_version=live
+    ):
+        raise BacktestRequired(
+            f"publishing needs a backtest of this exact spec {against}: run one (POST"
+            " /api/v1/spec/backtest) and publish with its id as backtest_id"
+        )
+
+
 def publish_spec(
     conn: sa.Connection,
     workspace_id: int,
@@ -36,9 +59,16 @@ def publish_spec(
     note: str | None = None,
     now: datetime | None = None,
     backtest_id: int | None = None,
+    require_backtest: bool = False,
 ) -> SpecVersion:
-    """Validate and store a new live version; an invalid spec raises SpecInvalid."""
+    """Validate and store a new live version; an invalid spec raises SpecInvalid.
+
+    A `backtest_id` given (or required) must name a backtest of exactly this source
+    against the live version, or BacktestRequired is raised and nothing changes.
+    """
     load_spec(source)
+    if backtest_id is not None or require_backtest:
+        _check_backtest(conn, workspace_id, source, backtest_id)
     current = conn.execute(
         sa.select(sa.func.max(spec_versions.c.version)).where(
             spec_versions.c.workspace_id == workspace_id

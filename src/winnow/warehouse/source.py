@@ -169,11 +169,17 @@ class Source:
             for batch in reader:
                 yield batch.to_pylist()
             return
-        with self.backend.con.cursor() as cursor:
+        # A named (server-side) cursor: a client-side one would hold the whole result.
+        # WITH HOLD keeps it open outside a transaction, as the connection autocommits.
+        cursor = self.backend.con.cursor(name=f"{self.prefix}_result", withhold=True)
+        try:
             cursor.execute(sql)
-            names = [d.name for d in cursor.description]
+            names: list[str] | None = None
             while chunk := cursor.fetchmany(size):
+                names = names or [d.name for d in cursor.description]
                 yield [dict(zip(names, row, strict=True)) for row in chunk]
+        finally:
+            cursor.close()
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         if self.dialect == "duckdb":

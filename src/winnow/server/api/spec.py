@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -32,8 +31,9 @@ from winnow.server.api.models import (
 )
 from winnow.server.errors import ApiError, error_body
 from winnow.spec import SpecError, SpecInvalid, load_spec
-from winnow.store.backtests import backtest_covers, save_backtest
+from winnow.store.backtests import save_backtest
 from winnow.store.specs import (
+    BacktestRequired,
     NoSpec,
     live_spec,
     live_spec_version,
@@ -92,13 +92,14 @@ def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published |
     source against the live version (409 `backtest_required` otherwise)."""
     at = now(request)
     with transaction(request) as conn:
-        if request.app.state.settings.require_backtest:
-            _check_backtest(conn, key.workspace_id, body)
         try:
             published = publish_spec(
                 conn, key.workspace_id, body.source, by=actor(key), note=body.note, now=at,
                 backtest_id=body.backtest_id,
+                require_backtest=request.app.state.settings.require_backtest,
             )  # fmt: skip
+        except BacktestRequired as exc:
+            raise ApiError(409, "backtest_required", str(exc)) from None
         except SpecInvalid as exc:
             problems = [p.model_dump() for p in _problems(exc.errors)]
             answer = error_body(
@@ -109,23 +110,6 @@ def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published |
     return Published.model_validate(
         {**vars(published), "scored": report.scored, "moves": len(report.moves)}
     )
-
-
-def _check_backtest(conn: sa.Connection, workspace_id: int, body: SpecPublish) -> None:
-    try:
-        live: int | None = live_spec_version(conn, workspace_id).version
-    except NoSpec:
-        live = None
-    if body.backtest_id is None or not backtest_covers(
-        conn, workspace_id, body.backtest_id, source=body.source, against_version=live
-    ):
-        raise ApiError(
-            409,
-            "backtest_required",
-            "this server publishes a spec only with a backtest of that exact source against"
-            f" live version {live}: POST /api/v1/spec/backtest, then publish with its id as"
-            " backtest_id",
-        )
 
 
 @router.post(

@@ -12,7 +12,13 @@ from winnow.analytics.segments import preview, segment_counts
 from winnow.qualification import rescore
 from winnow.spec import SpecInvalid, load_spec
 from winnow.spec.diff import diff
-from winnow.store.specs import NoSpec, live_spec, publish_spec, spec_versions_of
+from winnow.store.specs import (
+    BacktestRequired,
+    NoSpec,
+    live_spec,
+    publish_spec,
+    spec_versions_of,
+)
 from winnow.web.i18n import translator
 from winnow.web.pages.common import render, transaction
 from winnow.web.session import SignedIn
@@ -65,10 +71,19 @@ def segment_save(
         found = preview(conn, page.workspace_id, name, expression, now=now)
         if found.errors:
             return segment_check(page, name, expression, csrf)
-        publish_spec(conn, page.workspace_id, found.source, by=page.session.user.email,
-                     note=f"segment {name.strip()}", now=now)  # fmt: skip
+        try:
+            publish_spec(conn, page.workspace_id, found.source, by=page.session.user.email,
+                         note=f"segment {name.strip()}", now=now,
+                         require_backtest=_backtests_required(page))  # fmt: skip
+        except BacktestRequired as exc:
+            context = page.context(preview=None, error=str(exc))
+            return render("_segment_check.html", context)
         rescore(conn, page.workspace_id, as_of=now)
     return RedirectResponse("/segments", status_code=303)
+
+
+def _backtests_required(page: SignedIn) -> bool:
+    return bool(page.request.app.state.settings.require_backtest)
 
 
 @router.get("/reports")
@@ -141,8 +156,12 @@ def spec_publish(
     with transaction(page.request) as conn:
         try:
             publish_spec(conn, page.workspace_id, source, by=page.session.user.email,
-                         note=note.strip() or None, now=now)  # fmt: skip
+                         note=note.strip() or None, now=now,
+                         require_backtest=_backtests_required(page))  # fmt: skip
         except SpecInvalid:
             return spec_check(page, source, csrf)
+        except BacktestRequired as exc:
+            context = page.context(errors=[str(exc)], spec=None)
+            return render("_spec_check.html", context)
         rescore(conn, page.workspace_id, as_of=now)
     return RedirectResponse("/spec", status_code=303)
