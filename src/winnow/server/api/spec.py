@@ -21,6 +21,7 @@ from winnow.server.api import (
 from winnow.server.api.models import (
     Backtest,
     BacktestRequest,
+    Error,
     InvalidSpec,
     Published,
     SpecCheck,
@@ -83,7 +84,14 @@ def validate_spec(body: SpecSource, key: ReadKey) -> SpecCheck:
     "",
     status_code=201,
     response_model=Published,
-    responses={422: {"model": InvalidSpec, "description": "The spec is invalid; nothing changed."}},
+    responses={
+        422: {"model": InvalidSpec, "description": "The spec is invalid; nothing changed."},
+        409: {
+            "model": Error,
+            "description": "`backtest_required`: no backtest of this source against the live"
+            " version was named (required by the server, or named but of something else).",
+        },
+    },
 )
 def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published | JSONResponse:
     """Publish a spec as the new live version and rescore everyone with it.
