@@ -104,13 +104,24 @@ _JSON_COLUMNS = {
 
 
 def run_plan(
-    plan: SqlPlan, dialect: str, execute: Callable[[str], object], fetch: Callable[[str], Any]
+    plan: SqlPlan,
+    dialect: str,
+    execute: Callable[[str], object],
+    fetch: Callable[[str], Any],
+    *,
+    tables_only: bool = False,
 ) -> Any:
-    """Run a rendered plan's steps as temporary tables, fetch the final query, drop them."""
+    """Run a rendered plan's steps, fetch the final query, drop the steps.
+
+    On DuckDB the steps the plan does not materialize are views, so the events stream
+    through the aggregations instead of being copied; `tables_only` makes every step a
+    table, for inputs too costly to read once per aggregation.
+    """
     created: list[tuple[str, str]] = []
     try:
         for step in plan.steps:
-            kind = "VIEW" if dialect == "duckdb" and not step.materialize else "TABLE"
+            view = dialect == "duckdb" and not step.materialize and not tables_only
+            kind = "VIEW" if view else "TABLE"
             execute(f'CREATE TEMP {kind} "{step.name}" AS {step.sql}')
             created.append((kind, step.name))
         return fetch(plan.final)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +10,12 @@ from typing import Any
 import pyarrow as pa
 
 from winnow.engine import PersonScore, compile_scores, to_scores
-from winnow.engine.sqlplan import SqlPlan, as_sql
+from winnow.engine.run import run_plan
+from winnow.engine.sqlplan import as_sql
 from winnow.spec.load import Spec
 from winnow.warehouse.inputs import prepare, resolve
 from winnow.warehouse.mapping import MappingInvalid, SourceMapping
-from winnow.warehouse.source import Source, connect, quote
+from winnow.warehouse.source import Source, connect
 from winnow.warehouse.write import scores_table, write_parquet
 
 # Rows turned into scores and output at a time: the wide result of a million people as
@@ -61,9 +61,8 @@ def score_source(
     )
     kept: list[PersonScore] = []
     parts: list[pa.Table] = []
-    # With text keys the input views join key tables: read once into a table, not once
-    # per aggregation (10M Parquet events, 200k people: 110 s as views, 45 s as tables).
-    for rows in _run(source, as_sql(plan, source.dialect), every_step=prepared.keys is not None):
+
+    def output(rows: list[dict[str, Any]]) -> None:
         scores = to_scores(rows, plan.layout)
         parts.append(
             scores_table(
@@ -75,32 +74,21 @@ def score_source(
             )  # fmt: skip
         )
         if keep_scores:
-            kept += scores
-    table = pa.concat_tables(parts) if parts else scores_table(
-        [], key_column=prepared.person_key, keys=prepared.keys,
-        stage_mapped=prepared.stage_mapped, as_of=as_of,
-    )  # fmt: skip
-    return WarehouseScores(scores=kept, table=table, as_of=as_of)
+            kept.extend(scores)
 
+    # The engine's views let the events stream from the team's files (50M Parquet events
+    # copied into a table took 5.7 GB). With text keys, though, the input views join key
+    # tables: read once into tables, not once per aggregation (10M Parquet events, 200k
+    # people: 110 s as views, 45 s as tables).
+    def fetch(final: str) -> None:
+        for rows in source.batches(final, BATCH):
+            output(rows)
 
-def _run(source: Source, plan: SqlPlan, *, every_step: bool) -> Iterator[list[dict[str, Any]]]:
-    """Run the plan's steps, then yield the final query's rows a batch at a time.
-
-    On DuckDB the steps the engine does not materialize are views, so the events stream
-    from the team's files through the aggregations instead of being copied into memory
-    (50M Parquet events: a 5.7 GB table); `every_step` makes them tables all the same.
-    """
-    created: list[tuple[str, str]] = []
-    try:
-        for step in plan.steps:
-            view = source.dialect == "duckdb" and not step.materialize and not every_step
-            kind = "VIEW" if view else "TABLE"
-            source.execute(f"CREATE TEMP {kind} {quote(step.name)} AS {step.sql}")
-            created.append((kind, step.name))
-        yield from source.batches(plan.final, BATCH)
-    finally:
-        for kind, name in reversed(created):
-            source.execute(f"DROP {kind} IF EXISTS {quote(name)}")
+    run_plan(as_sql(plan, source.dialect), source.dialect, source.execute, fetch,
+             tables_only=prepared.keys is not None)  # fmt: skip
+    if not parts:
+        output([])
+    return WarehouseScores(scores=kept, table=pa.concat_tables(parts), as_of=as_of)
 
 
 def score_warehouse(
