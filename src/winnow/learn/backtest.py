@@ -34,8 +34,8 @@ import sqlalchemy as sa
 
 from winnow.analytics.history import load_moves
 from winnow.analytics.trials import load_plan_changes
-from winnow.engine import PersonScore, score_frames
-from winnow.learn.snapshots import first_reached, naive, people_as_of, plans_as_of
+from winnow.engine import PersonScore
+from winnow.learn.snapshots import first_reached, naive, scores_as_of
 from winnow.spec import Spec
 from winnow.store.frames import load_frames
 
@@ -125,25 +125,7 @@ def weekly_scores(
     spec: Spec, outcomes: Outcomes, weeks: Sequence[datetime]
 ) -> list[dict[int, PersonScore]]:
     """Everyone's scores as of each instant, people counted from their creation."""
-    created = dict(
-        zip(
-            outcomes.people.column("id").to_pylist(),
-            outcomes.people.column("created_at").to_pylist(),
-            strict=True,
-        )
-    )
-    scored = []
-    for as_of in weeks:
-        known = naive(as_of)
-        results = score_frames(
-            spec,
-            people=people_as_of(outcomes.people, outcomes.moves, known),
-            accounts=plans_as_of(outcomes.accounts, outcomes.plan_changes, known),
-            events=outcomes.events,
-            as_of=known.replace(tzinfo=UTC),
-        )
-        scored.append({s.person_id: s for s in results if created[s.person_id] <= known})
-    return scored
+    return [{s.person_id: s for s in scores_as_of(spec, outcomes, at)} for at in weeks]
 
 
 def backtest(

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,7 @@ import yaml
 from winnow.analytics.funnel import PATHS, first_entries
 from winnow.analytics.history import load_moves
 from winnow.analytics.trials import load_plan_changes
-from winnow.engine import score_frames
+from winnow.engine import PersonScore, score_frames
 from winnow.spec import Spec, load_spec
 from winnow.store.frames import load_frames
 
@@ -204,18 +204,10 @@ def build_rows(
     )
     parts: list[dict[str, Any]] = []
     for cutoff in cutoffs:
-        accounts = plans_as_of(history.accounts, history.plan_changes, cutoff)
-        scores = score_frames(
-            spec,
-            people=people_as_of(history.people, history.moves, cutoff),
-            accounts=accounts,
-            events=history.events,
-            as_of=cutoff.replace(tzinfo=UTC),
-        )
-        for s in scores:
+        for s in scores_as_of(spec, history, cutoff):
             born = created[s.person_id]
             reached = history.reached.get(s.person_id)
-            if born > cutoff or (reached is not None and reached <= cutoff):
+            if reached is not None and reached <= cutoff:
                 continue
             parts.append(
                 {
@@ -316,6 +308,42 @@ def _trait_candidates(scope: str, documents: Sequence[str | None]) -> list[Candi
                 )
             )
     return found
+
+
+class Past(Protocol):
+    """What a replay of history reads (History here, backtest.Outcomes there)."""
+
+    @property
+    def people(self) -> pa.Table: ...
+    @property
+    def accounts(self) -> pa.Table: ...
+    @property
+    def events(self) -> pa.Table: ...
+    @property
+    def plan_changes(self) -> pa.Table: ...
+    @property
+    def moves(self) -> pa.Table | None: ...
+
+
+def scores_as_of(spec: Spec, past: Past, at: datetime) -> list[PersonScore]:
+    """Everyone who existed at `at` (naive UTC), scored with what was known then: events
+    up to it, and plans, stages and recycle dates as they were."""
+    known = naive(at)
+    results = score_frames(
+        spec,
+        people=people_as_of(past.people, past.moves, known),
+        accounts=plans_as_of(past.accounts, past.plan_changes, known),
+        events=past.events,
+        as_of=known.replace(tzinfo=UTC),
+    )
+    created = dict(
+        zip(
+            past.people.column("id").to_pylist(),
+            past.people.column("created_at").to_pylist(),
+            strict=True,
+        )
+    )
+    return [s for s in results if created[s.person_id] <= known]
 
 
 def plans_as_of(accounts: pa.Table, changes: pa.Table, cutoff: datetime) -> pa.Table:
