@@ -51,6 +51,15 @@ Within = Annotated[
 Every = Annotated[str, typer.Option(help="From history: a cutoff every this long.")]
 
 
+def _durations(within: str, every: str) -> tuple[timedelta, timedelta]:
+    from winnow.spec.durations import parse_duration
+
+    try:
+        return timedelta(seconds=parse_duration(within)), timedelta(seconds=parse_duration(every))
+    except ValueError as exc:
+        fail(f"--within and --every are durations such as 60d: {exc}")
+
+
 def _model(name: str) -> str:
     if name not in ("logistic", "boosting"):
         fail(f"--model is logistic or boosting, not {name!r}")
@@ -144,14 +153,10 @@ def _train_from_history(
 ) -> None:
     from winnow.clock import utcnow
     from winnow.learn.predictive import learn, save
-    from winnow.spec.durations import parse_duration
 
     if target not in ("sql", "customer"):
         fail(f"--target is sql or customer when learning from history, not {target!r}")
-    try:
-        window, step = (timedelta(seconds=parse_duration(v)) for v in (within, every))
-    except ValueError as exc:
-        fail(f"--within and --every are durations such as 60d: {exc}")
+    window, step = _durations(within, every)
     with workspace_transaction(database, workspace) as (conn, ws):
         try:
             trained = learn(conn, ws.id, target=target, within=window, every=step, now=utcnow())
@@ -210,15 +215,11 @@ def suggest_command(
     from winnow.learn.predictive import TOP_SHARES, learn
     from winnow.learn.suggest import suggest
     from winnow.spec import load_spec
-    from winnow.spec.durations import parse_duration
     from winnow.store.specs import NoSpec, live_spec
 
     if top not in TOP_SHARES:
         fail(f"--top is one of {', '.join(f'{s:g}' for s in TOP_SHARES)}")
-    try:
-        window, step = (timedelta(seconds=parse_duration(v)) for v in (within, every))
-    except ValueError as exc:
-        fail(f"--within and --every are durations such as 60d: {exc}")
+    window, step = _durations(within, every)
     end = utcnow()
     start = end - timedelta(weeks=weeks)
     with workspace_transaction(database, workspace) as (conn, ws):

@@ -51,6 +51,13 @@ def _problems(errors: list[SpecError]) -> list[SpecProblem]:
     return [SpecProblem.model_validate(e.as_dict()) for e in errors]
 
 
+def _invalid(exc: SpecInvalid) -> JSONResponse:
+    """422 `invalid_spec`, every error with where it is."""
+    problems = [p.model_dump() for p in _problems(exc.errors)]
+    answer = error_body("invalid_spec", f"the spec has {len(problems)} error(s)", errors=problems)
+    return JSONResponse(answer, status_code=422)
+
+
 @router.get("")
 def get_spec(key: ReadKey, request: Request) -> SpecVersion:
     """The live spec and its version."""
@@ -109,11 +116,7 @@ def post_spec(body: SpecPublish, key: AdminKey, request: Request) -> Published |
         except BacktestRequired as exc:
             raise ApiError(409, "backtest_required", str(exc)) from None
         except SpecInvalid as exc:
-            problems = [p.model_dump() for p in _problems(exc.errors)]
-            answer = error_body(
-                "invalid_spec", f"the spec has {len(problems)} error(s)", errors=problems
-            )
-            return JSONResponse(answer, status_code=422)
+            return _invalid(exc)
         report = rescore(conn, key.workspace_id, as_of=at)
     return Published.model_validate(
         {**vars(published), "scored": report.scored, "moves": len(report.moves)}
@@ -136,11 +139,7 @@ def post_backtest(
     try:
         candidate = load_spec(body.source)
     except SpecInvalid as exc:
-        problems = [p.model_dump() for p in _problems(exc.errors)]
-        answer = error_body(
-            "invalid_spec", f"the spec has {len(problems)} error(s)", errors=problems
-        )
-        return JSONResponse(answer, status_code=422)
+        return _invalid(exc)
     end = body.end or now(request)
     start = body.start or end - timedelta(weeks=BACKTEST_WEEKS)
     with transaction(request) as conn:
