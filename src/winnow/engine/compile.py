@@ -440,13 +440,7 @@ class _Compiler:
         )
         table = self.rollup(self.stage("scored", table))
         table = self.predict(table)
-        final = Translator(
-            self.profile_names(table),
-            aggregates=self.aggregate_value(table),
-            lists=spec.lists,
-            dialect=self.dialect,
-            as_of_epoch=self.as_of_epoch,
-        )
+        final = self.person_translator(table)
         criteria = {f"crit_{s}": final.condition(c) for s, c in spec.stages.items()}
         plans = spec.document.stages.customer_plans
         if plans:
@@ -493,18 +487,22 @@ class _Compiler:
         keep += [c for _, _, c in layout.factors] + (["p_convert"] if spec.document.model else [])
         return Plan(steps=tuple(self.steps), final=table.select(*keep), layout=layout)
 
-    def predict(self, table: ir.Table) -> ir.Table:
-        """The model's factors and p_convert, before the criteria that may use p_convert."""
-        model = self.spec.document.model
-        if model is None:
-            return table
-        translate = Translator(
+    def person_translator(self, table: ir.Table) -> Translator:
+        """Conditions over a scored person (stages, segments, factors), aggregates included."""
+        return Translator(
             self.profile_names(table),
             aggregates=self.aggregate_value(table),
             lists=self.spec.lists,
             dialect=self.dialect,
             as_of_epoch=self.as_of_epoch,
         )
+
+    def predict(self, table: ir.Table) -> ir.Table:
+        """The model's factors and p_convert, before the criteria that may use p_convert."""
+        model = self.spec.document.model
+        if model is None:
+            return table
+        translate = self.person_translator(table)
         factors = {f"fac_{i}": translate.condition(f.when) for i, f in enumerate(self.spec.factors)}
         table = table.mutate(**factors)
         logit = sum(
