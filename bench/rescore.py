@@ -239,12 +239,12 @@ def generate(path: Path, n_people: int, n_events: int, seed: int) -> None:
 def winnow_scorer(con: Any) -> Any:
     """A function rescoring everyone with Winnow; the spec is loaded once, outside timing."""
     # Imported here, not at the top, to keep Ibis out of the other contestants' memory.
-    from winnow.engine.run import FRAME_SCHEMAS, _run_duckdb, _source_tables
+    from winnow.engine.run import FRAME_SCHEMAS, _run_duckdb, source_tables
     from winnow.engine.sqlplan import sql_plan
     from winnow.spec import load_spec
 
     spec = load_spec(SPEC)
-    inputs = _source_tables("", FRAME_SCHEMAS)
+    inputs = source_tables("", FRAME_SCHEMAS)
     plan = sql_plan(spec, lambda: inputs, dialect="duckdb", recycling=False, key="bench")
 
     def score(profile: dict[str, float] | None = None) -> pa.Table:

@@ -130,12 +130,12 @@ def open_world(world: Path, scratch: Path) -> Any:
 # -- the contestants, each in its own process ------------------------------------------------
 def winnow_scorer(con: Any) -> Any:
     # Imported here, not at the top, to keep Ibis out of the other contestants' memory.
-    from winnow.engine.run import FRAME_SCHEMAS, _source_tables, score_duckdb
+    from winnow.engine.run import FRAME_SCHEMAS, score_duckdb, source_tables
     from winnow.spec import load_spec
 
     spec = load_spec(SPEC)
     # Unbound tables named after the views: `people`, `accounts`, `events`.
-    inputs = _source_tables("", FRAME_SCHEMAS)
+    inputs = source_tables("", FRAME_SCHEMAS)
 
     def score() -> pa.Table:
         table, _ = score_duckdb(con, spec, inputs, as_of=AS_OF, recycling=False)

@@ -23,7 +23,7 @@ from tests.engine.test_oracle import differences, frames
 
 from winnow.demo.world import build_world
 from winnow.engine import PersonScore, compile_scores, score_frames
-from winnow.engine.run import FRAME_SCHEMAS, _source_tables
+from winnow.engine.run import FRAME_SCHEMAS, source_tables
 from winnow.engine.sqlplan import as_sql
 from winnow.ingest import ingest_messages
 from winnow.spec import load_spec
@@ -289,7 +289,7 @@ def test_a_backreference_is_refused_on_spark_by_name() -> None:
     spec = load_spec(
         "fit: {rules: [{name: twice, when: 'matches(person.title, \"(?P<w>a)(?P=w)\")', points: 1}]}"
     )
-    inputs = _source_tables("t_", FRAME_SCHEMAS)
+    inputs = source_tables("t_", FRAME_SCHEMAS)
     as_sql(compile_scores(spec, inputs, as_of=END), "duckdb")  # other backends compile it
     with pytest.raises(ValueError, match=r"backreference \(\?P=\.\.\.\).*Spark"):
         compile_scores(spec, inputs, as_of=END, dialect="spark")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tests.factories import make_group, make_identify, make_page, make_track
 
 from winnow.engine import score_frames, score_store
-from winnow.engine.run import FRAME_SCHEMAS, _source_tables, score_duckdb, to_scores
+from winnow.engine.run import FRAME_SCHEMAS, score_duckdb, source_tables, to_scores
 from winnow.engine.sqlplan import (
     SENTINEL_EPOCH,
     SENTINEL_WORKSPACE,
@@ -45,7 +45,7 @@ def rounded(value: Any) -> Any:
 def template(key: str = "frames"):  # type: ignore[no-untyped-def]
     return sql_plan(
         SPEC,
-        lambda: _source_tables("frame_", FRAME_SCHEMAS),
+        lambda: source_tables("frame_", FRAME_SCHEMAS),
         dialect="duckdb",
         recycling=False,
         key=key,
@@ -115,7 +115,7 @@ def test_reused_plans_score_like_fresh_compilations(
         for kind, frame in frames.items():
             con.register(f"frame_{kind}", frame)
         fresh, layout = score_duckdb(
-            con, SPEC, _source_tables("frame_", FRAME_SCHEMAS), as_of=as_of, recycling=False
+            con, SPEC, source_tables("frame_", FRAME_SCHEMAS), as_of=as_of, recycling=False
         )
         con.close()
         expected = to_scores(fresh.to_pylist(), layout)

@@ -86,17 +86,17 @@ def as_arrow(frame: Frame, kind: str) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-def _source_tables(prefix: str, schemas: dict[str, pa.Schema]) -> Inputs:
+def source_tables(prefix: str, schemas: dict[str, pa.Schema]) -> Inputs:
     """Unbound Ibis tables over named sources, JSON text columns read as JSON."""
     tables = {}
     for kind, arrow_schema in schemas.items():
         table = ibis.table(ibis.Schema.from_pyarrow(arrow_schema), name=f"{prefix}{kind}")
-        casts = {c: table[c].cast("json") for c in _JSON_COLUMNS[kind]}
+        casts = {c: table[c].cast("json") for c in JSON_COLUMNS[kind]}
         tables[kind] = table.mutate(**casts)
     return Inputs(people=tables["people"], accounts=tables["accounts"], events=tables["events"])
 
 
-_JSON_COLUMNS = {
+JSON_COLUMNS = {
     "people": ("traits",),
     "accounts": ("traits",),
     "events": ("properties", "context"),
@@ -160,7 +160,7 @@ def score_frames(
         recycling = frames["people"].column("recycled_at").null_count < len(frames["people"])
         template = sql_plan(
             spec,
-            lambda: _source_tables("frame_", FRAME_SCHEMAS),
+            lambda: source_tables("frame_", FRAME_SCHEMAS),
             dialect="duckdb",
             recycling=recycling,
             key="frames",

@@ -33,7 +33,7 @@ from ibis.backends.sql.compilers.base import NULL, SQLGlotCompiler
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from winnow.engine.result import PersonScore
-from winnow.engine.run import _JSON_COLUMNS, FRAME_SCHEMAS, _source_tables, to_scores
+from winnow.engine.run import FRAME_SCHEMAS, JSON_COLUMNS, source_tables, to_scores
 from winnow.engine.sqlplan import TEMPLATE_PREFIX, SqlPlan, sql_plan
 from winnow.spec.load import Spec
 
@@ -130,7 +130,7 @@ def spark_plan(spec: Spec, *, recycling: bool) -> SqlPlan:
     """The spec's plan over the input views `<prefix>_in_people` etc., as Spark SQL."""
     return sql_plan(
         spec,
-        lambda: _source_tables(f"{TEMPLATE_PREFIX}_in_", FRAME_SCHEMAS),
+        lambda: source_tables(f"{TEMPLATE_PREFIX}_in_", FRAME_SCHEMAS),
         dialect=DIALECT,
         recycling=recycling,
         key="spark",
@@ -204,7 +204,7 @@ def _conformed(frame: DataFrame, kind: str) -> DataFrame:
     columns = []
     for field in schema:
         column = F.col(field.name)
-        if field.name in _JSON_COLUMNS[kind] and not isinstance(
+        if field.name in JSON_COLUMNS[kind] and not isinstance(
             frame.schema[field.name].dataType, StringType
         ):
             # A document read from Parquet may be a struct or a map: as JSON text.

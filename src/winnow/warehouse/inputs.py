@@ -12,20 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import ibis
 import ibis.expr.datatypes as dt
 
 from winnow.engine import Inputs
-from winnow.engine.run import FRAME_SCHEMAS
+from winnow.engine.run import FRAME_SCHEMAS, source_tables
 from winnow.spec.expr import STAGES
 from winnow.warehouse.mapping import MappingInvalid, SourceMapping, TableMapping
 from winnow.warehouse.source import Source, literal, quote
 
-_JSON_COLUMNS = {
-    "people": ("traits",),
-    "accounts": ("traits",),
-    "events": ("properties", "context"),
-}
 _KEYS = {"people": ("id", "account_id"), "accounts": ("id",), "events": ("person_id",)}
 _INSTANTS = ("created_at", "recycled_at", "timestamp")
 # PostgreSQL functions take at most 100 arguments: 50 key/value pairs per jsonb_build_object.
@@ -321,21 +315,12 @@ def prepare(source: Source, mapping: SourceMapping, resolved: dict[str, Resolved
             int(r["id"]): r["key"] for r in source.rows(f"SELECT id, key FROM {quote(person_keys)}")
         }
     return Prepared(
-        inputs=_tables(views),
+        inputs=source_tables(f"{views.prefix}_", FRAME_SCHEMAS),
         person_key=people.fields["id"] or "id",
         keys=keys,
         stage_mapped=stage_mapped,
         recycling=people.fields["recycled_at"] is not None,
     )
-
-
-def _tables(views: _Views) -> Inputs:
-    """Unbound Ibis tables over the views, JSON text read as JSON."""
-    tables = {}
-    for kind, arrow_schema in FRAME_SCHEMAS.items():
-        table = ibis.table(ibis.Schema.from_pyarrow(arrow_schema), name=views.name(kind))
-        tables[kind] = table.mutate(**{c: table[c].cast("json") for c in _JSON_COLUMNS[kind]})
-    return Inputs(people=tables["people"], accounts=tables["accounts"], events=tables["events"])
 
 
 def _check_unique(source: Source, resolved: Resolved, field: str) -> None:
