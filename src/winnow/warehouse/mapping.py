@@ -24,7 +24,6 @@ nothing else; a plain string is short for `{json: <column>}`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from winnow.spec.errors import suggest
 from winnow.spec.expr import STAGES
 
 KINDS = ("people", "accounts", "events")
@@ -205,9 +205,9 @@ class TableMapping:
 
 
 def _hint(name: str, available: list[str]) -> str:
-    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
+    close = suggest(name, available)
     if close:
-        return f" (did you mean {close[0]!r}?)"
+        return f" (did you mean {close!r}?)"
     return f"; its columns: {', '.join(available)}" if len(available) <= 30 else ""
 
 
@@ -268,8 +268,8 @@ def _describe(error: Any) -> str:
         parent = ".".join(loc[:-1])
         model = _MODELS.get(parent, Document)
         keys = [f.alias or name for name, f in model.model_fields.items()]
-        close = difflib.get_close_matches(loc[-1], keys, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = suggest(str(loc[-1]), keys)
+        hint = f"did you mean {close!r}? " if close else ""
         return f"{where}: unknown key; {hint}expected one of {', '.join(keys)}"
     if kind == "missing":
         return f"{where}: required"
