@@ -182,15 +182,8 @@ class Source:
             cursor.close()
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
-        if self.dialect == "duckdb":
-            relation = self.duck.sql(sql)
-            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-            result: list[dict[str, Any]] = fetch().to_pylist()
-            return result
-        with self.backend.con.cursor() as cursor:
-            cursor.execute(sql)
-            names = [d.name for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        """All of the query's rows."""
+        return [row for batch in self.batches(sql, 50_000) for row in batch]
 
     # -- writing -----------------------------------------------------------------------------
     def write(self, name: str, table: pa.Table) -> str:
