@@ -350,17 +350,8 @@ def plans_as_of(accounts: pa.Table, changes: pa.Table, cutoff: datetime) -> pa.T
     """The accounts frame with each account's plan as it was at `cutoff` (naive UTC).
 
     An account with no plan history keeps the plan it has: nothing says it changed."""
-    latest: dict[int, tuple[datetime, str]] = {}
     changed = set(changes.column("account_id").to_pylist())
-    for account, plan, at in zip(
-        changes.column("account_id").to_pylist(),
-        changes.column("plan").to_pylist(),
-        changes.column("at").to_pylist(),
-        strict=True,
-    ):
-        at = naive(at)
-        if at <= cutoff and (account not in latest or at >= latest[account][0]):
-            latest[account] = (at, plan)
+    latest = _latest(changes, "account_id", "plan", cutoff)
     plans = [
         latest[a][1] if a in latest else (None if a in changed else current)
         for a, current in zip(
@@ -371,27 +362,34 @@ def plans_as_of(accounts: pa.Table, changes: pa.Table, cutoff: datetime) -> pa.T
     return accounts.set_column(index, "plan", pa.array(plans, pa.string()))
 
 
+def _latest(table: pa.Table, key: str, value: str, at: datetime) -> dict[Any, tuple[datetime, Any]]:
+    """Each key's latest (time, value) at or before `at` (naive UTC), from rows with an
+    `at` column; of rows at one time, the last wins."""
+    latest: dict[Any, tuple[datetime, Any]] = {}
+    for k, v, when in zip(
+        table.column(key).to_pylist(),
+        table.column(value).to_pylist(),
+        table.column("at").to_pylist(),
+        strict=True,
+    ):
+        when = naive(when)
+        if when <= at and (k not in latest or when >= latest[k][0]):
+            latest[k] = (when, v)
+    return latest
+
+
 def people_as_of(people: pa.Table, moves: pa.Table | None, at: datetime) -> pa.Table:
     """The people frame with each person's stage and recycle date as they were at `at`
     (naive UTC): the last move by then, and the last move to nurture (which recycles)."""
     if moves is None:
         return people
-    stage: dict[int, str] = {}
-    recycled: dict[int, datetime] = {}
-    for person, to_stage, when in zip(
-        moves.column("person_id").to_pylist(),
-        moves.column("to_stage").to_pylist(),
-        moves.column("at").to_pylist(),
-        strict=True,
-    ):
-        when = naive(when)
-        if when <= at:
-            stage[person] = to_stage
-            if to_stage == "nurture":
-                recycled[person] = when
+    stage = _latest(moves, "person_id", "to_stage", at)
+    nurtured = moves.filter(pc.equal(moves.column("to_stage"), "nurture"))
+    recycled = {p: when for p, (when, _) in _latest(nurtured, "person_id", "to_stage", at).items()}
     ids = people.column("id").to_pylist()
     stages = [
-        stage.get(p, now) for p, now in zip(ids, people.column("stage").to_pylist(), strict=True)
+        stage[p][1] if p in stage else now
+        for p, now in zip(ids, people.column("stage").to_pylist(), strict=True)
     ]
     table = people.set_column(
         people.schema.get_field_index("stage"), "stage", pa.array(stages, pa.string())
